@@ -1,0 +1,146 @@
+"""``hang relay``: accept moq-lite sessions and route broadcasts between them through one origin."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hang.errors import HangError, ProtocolError
+from hang.model.origin import Origin
+from hang.relay.http import HttpSide
+from hang.session.handshake import select_protocol
+from hang.session.session import MoqSession, new_origin_id
+from hang.transport import tls
+from hang.transport.base import Session
+
+from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
+from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
+
+log = logging.getLogger("hang.relay")
+
+HANDSHAKE_TIMEOUT = 10.0
+
+
+@dataclass
+class RelayConfig:
+    """Where and how the relay listens."""
+
+    host: str = "::"
+    port: int = 4443
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    versions: tuple[Version, ...] = ALL_VERSIONS
+    #: Serve the HTTP side (certificate fingerprint, announced list, health) on TCP, same port.
+    http: bool = True
+    transport: TransportConfig = field(default_factory=TransportConfig)
+
+
+class Relay:
+    """A one-node relay: every session publishes into and subscribes from one shared origin.
+
+    Upstream subscriptions are shared (a track is subscribed once however many sessions watch it),
+    the newest groups are cached per track, and each subscriber is served at its own pace.
+    """
+
+    def __init__(self, config: RelayConfig | None = None) -> None:
+        self.config = config or RelayConfig()
+        self.origin = Origin()
+        self.origin_id = new_origin_id()
+        self.sessions: set[MoqSession] = set()
+        self.port = 0
+        self.fingerprint = ""
+        self._quic: QuicServer | None = None
+        self._http: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._counts = {"sessions": 0, "sessions_total": 0}
+
+    async def start(self) -> None:
+        """Load or generate the certificate and start listening on UDP (and TCP for HTTP)."""
+        cfg = self.config
+        if cfg.certfile and cfg.keyfile:
+            certfile, keyfile = cfg.certfile, cfg.keyfile
+            self.fingerprint = tls.fingerprint_of(certfile)
+        else:
+            self._tmp = tempfile.TemporaryDirectory(prefix="hang-relay-")
+            cert = tls.generate(Path(self._tmp.name))
+            certfile, keyfile, self.fingerprint = cert.certfile, cert.keyfile, cert.fingerprint
+        alpns = alpns_for(cfg.versions) + [ALPN_H3]
+        self._quic = await serve(
+            cfg.host, cfg.port, certfile=str(certfile), keyfile=str(keyfile), alpns=alpns,
+            on_session=self._on_session, select_protocol=lambda offered: select_protocol(offered, cfg.versions),
+            config=cfg.transport,
+        )
+        self.port = bound_port(self._quic)
+        if cfg.http:
+            side = HttpSide(self.origin, self.fingerprint, self._counts)
+            host = None if cfg.host in ("::", "0.0.0.0", "") else cfg.host
+            try:
+                self._http = await asyncio.start_server(side.handle, host, self.port, reuse_address=True)
+            except OSError as exc:
+                self._quic.close()
+                raise HangError(f"cannot listen on TCP port {self.port}: {exc.strerror}") from None
+        log.info("relay listening on %s port %d (UDP: WebTransport + QUIC%s), versions %s",
+                 cfg.host, self.port, ", TCP: HTTP" if cfg.http else "",
+                 " ".join(v.label for v in cfg.versions))
+        log.info("certificate sha-256 %s", self.fingerprint)
+
+    def _on_session(self, transport: Session) -> None:
+        task = asyncio.ensure_future(self._run_session(transport))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_session(self, transport: Session) -> None:
+        session = MoqSession(transport, is_server=True, versions=self.config.versions,
+                             publish=self.origin, subscribe=self.origin, origin_id=self.origin_id)
+        opened = time.monotonic()
+        try:
+            await asyncio.wait_for(session.start(), HANDSHAKE_TIMEOUT)
+        except (TimeoutError, HangError) as exc:
+            code = exc.error_code if isinstance(exc, ProtocolError) else 0
+            log.warning("session %s (%s) failed its handshake: %s", transport.remote, transport.kind,
+                        exc or "timed out")
+            session.close(code, "handshake failed")
+            return
+        self.sessions.add(session)
+        self._counts["sessions"] = len(self.sessions)
+        self._counts["sessions_total"] += 1
+        log.info("session open %s %s %s path=%s", transport.remote, transport.kind,
+                 session.version.label, transport.path or "/")
+        try:
+            reason = await session.closed
+        finally:
+            self.sessions.discard(session)
+            self._counts["sessions"] = len(self.sessions)
+        log.info("session closed %s %s code=%d%s after %.1fs", transport.remote, session.version.label,
+                 reason.code, f" ({reason.reason})" if reason.reason else "", time.monotonic() - opened)
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Stop listening and close every session, waiting at most ``timeout`` seconds."""
+        if self._http is not None:
+            self._http.close()
+        for session in list(self.sessions):
+            session.close(0, "relay shutting down")
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+        if self._quic is not None:
+            await asyncio.sleep(0.05)  # let the close frames leave
+            self._quic.close()
+        if self._http is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._http.wait_closed(), timeout)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+        log.info("relay stopped")
+
+    async def __aenter__(self) -> Relay:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,1 @@
+"""moq-lite sessions over a :mod:`hang.transport` session: handshake, publishing and subscribing."""

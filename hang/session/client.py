@@ -1,0 +1,97 @@
+"""Connecting to a relay: URL schemes, certificate pinning, and the session handshake."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from hang.errors import ConnectError, HangError
+from hang.model.origin import Origin
+from hang.session.session import MoqSession
+from hang.transport.quic import TlsOptions, TransportConfig, dial
+from hang.wire.constants import ALL_VERSIONS, Version, alpns_for
+
+DEFAULT_PORT = 443
+
+
+@dataclass
+class ClientConfig:
+    """How a client connects: versions to offer and how to trust the server."""
+
+    versions: tuple[Version, ...] = ALL_VERSIONS
+    #: Lowercase hex SHA-256 fingerprints of acceptable server certificates.
+    fingerprints: list[str] = field(default_factory=list)
+    #: A PEM file of CA certificates to trust.
+    tls_root: str | None = None
+    #: Accept any certificate (development only).
+    tls_disable_verify: bool = False
+    timeout: float = 10.0
+    transport: TransportConfig = field(default_factory=TransportConfig)
+
+
+def fetch_fingerprint(host: str, port: int, timeout: float) -> str:
+    """GET ``http://host:port/certificate.sha256`` (the development pinning shortcut)."""
+    url = f"http://{host}:{port}/certificate.sha256"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            text = response.read(256).decode().strip().lower()
+    except OSError as exc:
+        raise ConnectError(f"could not fetch {url}: {exc}") from None
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ConnectError(f"{url} did not return a SHA-256 fingerprint")
+    return text
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str, config: ClientConfig | None = None, *,
+                  publish: Origin | None = None) -> AsyncIterator[MoqSession]:
+    """Open a moq-lite session to ``url`` and close it on exit.
+
+    ``https://host:port/path`` runs WebTransport, ``moql://host:port/path`` (or ``moqt://``) raw
+    QUIC, and ``http://host:port/path`` fetches the server's certificate fingerprint over plain
+    HTTP first, then connects with WebTransport pinned to it::
+
+        async with hang.connect("http://localhost:4443/") as session:
+            async for announcement in session.announced("room"):
+                print(announcement.path, announcement.active)
+    """
+    config = config or ClientConfig()
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host:
+        raise ConnectError(f"no host in URL {url!r}")
+    port = parts.port or DEFAULT_PORT
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    tls = TlsOptions(list(config.fingerprints), config.tls_root, config.tls_disable_verify)
+    scheme = parts.scheme.lower()
+    if scheme == "http":
+        if not (tls.fingerprints or tls.disable_verify or tls.root):
+            fingerprint = await asyncio.to_thread(fetch_fingerprint, host, port, config.timeout)
+            tls.fingerprints = [fingerprint]
+        scheme = "https"
+    if scheme not in ("https", "moql", "moqt"):
+        raise ConnectError(f"unsupported URL scheme {parts.scheme!r} (use https, http, moql or moqt)")
+    alpns = alpns_for(config.versions)
+    webtransport = scheme == "https"
+    async with dial(host, port, alpns=alpns, webtransport_path=path if webtransport else None,
+                    protocols=alpns, tls=tls, config=config.transport, timeout=config.timeout) as transport:
+        if not webtransport:
+            transport.path = path
+        session = MoqSession(transport, is_server=False, versions=config.versions, publish=publish)
+        try:
+            await asyncio.wait_for(session.start(), config.timeout)
+        except TimeoutError:
+            session.close(0, "handshake timed out")
+            raise ConnectError(f"moq-lite handshake with {host}:{port} timed out") from None
+        except HangError:
+            session.close(0, "handshake failed")
+            raise
+        try:
+            yield session
+        finally:
+            session.close(0, "")

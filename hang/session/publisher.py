@@ -1,0 +1,220 @@
+"""The publishing half of a session: serve the peer's announce, subscribe, track and fetch requests."""
+
+from __future__ import annotations
+
+import asyncio
+
+from hang.errors import ErrorCode, HangError, NotFound
+from hang.model.group import GroupAborted, GroupConsumer
+from hang.model.track import TrackClosed, TrackConsumer
+from hang.session.base import SessionBase, discard, finish_quietly, reset_quietly
+from hang.session.reader import StreamReader
+from hang.transport.base import SendStream
+from hang.wire.coding import encode_varint, strip_prefix, zigzag_encode
+from hang.wire.constants import AnnounceStatus, UniStream, Version
+from hang.wire.framing import encode_frame, encode_message
+from hang.wire.messages import (
+    Announce,
+    AnnounceInit,
+    AnnounceOk,
+    AnnounceRequest,
+    Fetch,
+    GroupHeader,
+    Subscribe,
+    SubscribeEnd,
+    SubscribeOk,
+    SubscribeStart,
+    SubscribeUpdate,
+    TrackInfo,
+    TrackRequest,
+)
+
+#: Groups of one subscription written at once; older ones are reset when a newer one starts.
+MAX_INFLIGHT_GROUPS = 8
+
+
+class Publisher(SessionBase):
+    """Answers what the peer asks of :attr:`publish_origin`."""
+
+    async def serve_announce(self, send: SendStream, reader: StreamReader) -> None:
+        """The peer asked for announcements under a prefix: the current set, then changes."""
+        version = self.version
+        request = await reader.required(AnnounceRequest, version)
+        watcher = self.publish_origin.announced(request.prefix)
+        prefix = watcher.prefix
+        closed = asyncio.ensure_future(reader.drain())
+        active: set[str] = set()
+        try:
+            initial = [await watcher.next() for _ in range(watcher.pending())]
+            initial_paths = [a.path for a in initial if a is not None and self._wanted(a.hops, request)]
+            if version >= Version.LITE_05:
+                self.send_message(send, AnnounceOk(self.origin_id, len(initial_paths)))
+            elif version.uses_setup_exchange:
+                suffixes = tuple(strip_prefix(prefix, p) or "" for p in initial_paths)
+                self.send_message(send, AnnounceInit(suffixes))
+                active.update(initial_paths)
+                initial = []
+            for item in initial:
+                if item is not None and item.path in initial_paths:
+                    self._send_announce(send, prefix, item.path, item.hops, True, active)
+            while not closed.done():
+                next_item = asyncio.ensure_future(watcher.next())
+                await asyncio.wait({next_item, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_item.done():
+                    discard(next_item)
+                    break
+                announcement = next_item.result()
+                if announcement is None:
+                    break
+                if self._wanted(announcement.hops, request):
+                    self._send_announce(send, prefix, announcement.path, announcement.hops,
+                                        announcement.active, active)
+        finally:
+            watcher.close()
+            discard(closed)
+            finish_quietly(send)
+
+    @staticmethod
+    def _wanted(hops: tuple[int, ...], request: AnnounceRequest) -> bool:
+        return not (request.exclude_hop and request.exclude_hop in hops)
+
+    def _send_announce(self, send: SendStream, prefix: str, path: str, hops: tuple[int, ...],
+                       is_active: bool, active: set[str]) -> None:
+        version = self.version
+        suffix = strip_prefix(prefix, path) or ""
+        if version == Version.LITE_04:
+            hops = (*hops, self.origin_id)
+        elif version == Version.LITE_03:
+            hops = (*hops, 0)
+        if is_active:
+            if path in active and version < Version.LITE_05:
+                self.send_message(send, Announce(AnnounceStatus.ENDED, suffix, ()))
+            active.add(path)
+            self.send_message(send, Announce(AnnounceStatus.ACTIVE, suffix, hops))
+        elif path in active:
+            active.discard(path)
+            self.send_message(send, Announce(AnnounceStatus.ENDED, suffix, ()))
+
+    async def serve_subscribe(self, send: SendStream, reader: StreamReader) -> None:
+        """Serve one SUBSCRIBE: reply, then deliver groups on uni streams until cancelled or ended."""
+        version = self.version
+        request = await reader.required(Subscribe, version)
+        broadcast = self.publish_origin.consume(request.broadcast)
+        try:
+            if broadcast is None:
+                raise NotFound(f"no broadcast {request.broadcast!r}")
+            track = await broadcast.subscribe(request.track)
+        except NotFound:
+            reset_quietly(send, ErrorCode.NOT_FOUND)
+            return
+        if version < Version.LITE_05:
+            ok = SubscribeOk(request.priority, request.ordered, request.max_latency_ms)
+            self.send_message(send, ok, kind=0 if version >= Version.LITE_03 else None)
+        updates = asyncio.ensure_future(self._read_updates(reader, version))
+        delivery = asyncio.ensure_future(self._deliver(send, request, track))
+        try:
+            # Ends when the track ends (delivery) or the subscriber cancels (FIN on its side).
+            await asyncio.wait({updates, delivery}, return_when=asyncio.FIRST_COMPLETED)
+            if delivery.done():
+                delivery.result()
+        finally:
+            discard(updates, delivery)
+            track.close()
+            finish_quietly(send)
+
+    @staticmethod
+    async def _read_updates(reader: StreamReader, version: Version) -> None:
+        while await reader.message(SubscribeUpdate, version) is not None:
+            pass
+
+    async def _deliver(self, send: SendStream, request: Subscribe, track: TrackConsumer) -> None:
+        inflight: dict[int, asyncio.Task[None]] = {}
+        started = False
+        last = -1
+        try:
+            while True:
+                try:
+                    group = await track.next_group()
+                except TrackClosed:
+                    group = None
+                if group is None:
+                    break
+                if request.end_group is not None and group.sequence > request.end_group:
+                    break
+                if not started and self.version >= Version.LITE_05:
+                    self.send_message(send, SubscribeStart(group.sequence), kind=SubscribeStart.TYPE)
+                started = True
+                last = max(last, group.sequence)
+                # A subscriber this far behind skips its oldest groups rather than queueing more.
+                for old in sorted(inflight)[: max(0, len(inflight) + 1 - MAX_INFLIGHT_GROUPS)]:
+                    inflight.pop(old).cancel()
+                task = asyncio.ensure_future(self._write_group(request.id, group))
+                inflight[group.sequence] = task
+                task.add_done_callback(lambda _, seq=group.sequence: inflight.pop(seq, None))
+            if inflight:
+                await asyncio.gather(*inflight.values(), return_exceptions=True)
+            if self.version >= Version.LITE_05:
+                self.send_message(send, SubscribeEnd(last + 1), kind=SubscribeEnd.TYPE)
+        finally:
+            for task in inflight.values():
+                task.cancel()
+
+    async def _write_group(self, subscribe_id: int, group: GroupConsumer) -> None:
+        version = self.version
+        stream = await self.transport.open_uni()
+        try:
+            stream.write_nowait(encode_varint(UniStream.GROUP)
+                                + encode_message(GroupHeader(subscribe_id, group.sequence), version))
+            previous = 0
+            while (frame := await group.read_frame()) is not None:
+                delta = zigzag_encode(frame.timestamp - previous)
+                previous = frame.timestamp
+                await stream.write(encode_frame(frame.payload, version, delta))
+            stream.finish()
+        except GroupAborted as exc:
+            reset_quietly(stream, exc.code)
+        except asyncio.CancelledError:
+            reset_quietly(stream, ErrorCode.CANCEL)
+            raise
+        except HangError:
+            reset_quietly(stream, ErrorCode.CANCEL)
+
+    async def serve_track(self, send: SendStream, reader: StreamReader) -> None:
+        """lite-05 TRACK: answer with the track's TRACK_INFO."""
+        request = await reader.required(TrackRequest, self.version)
+        broadcast = self.publish_origin.consume(request.broadcast)
+        try:
+            if broadcast is None:
+                raise NotFound(request.broadcast)
+            info = await broadcast.track_info(request.track)
+        except NotFound:
+            reset_quietly(send, ErrorCode.NOT_FOUND)
+            return
+        self.send_message(send, TrackInfo(info.priority, info.ordered, info.max_latency_ms, info.timescale))
+        finish_quietly(send)
+
+    async def serve_fetch(self, send: SendStream, reader: StreamReader) -> None:
+        """lite-05 FETCH: send one cached group as bare frames, or reset if it is gone."""
+        request = await reader.required(Fetch, self.version)
+        broadcast = self.publish_origin.consume(request.broadcast)
+        try:
+            if broadcast is None:
+                raise NotFound(request.broadcast)
+            track = await broadcast.subscribe(request.track)
+        except NotFound:
+            reset_quietly(send, ErrorCode.NOT_FOUND)
+            return
+        try:
+            group = track.fetch(request.group)
+            if group is None:
+                reset_quietly(send, ErrorCode.NOT_FOUND)
+                return
+            previous = 0
+            while (frame := await group.read_frame()) is not None:
+                await send.write(encode_frame(frame.payload, self.version, zigzag_encode(frame.timestamp - previous)))
+                previous = frame.timestamp
+            finish_quietly(send)
+        except GroupAborted as exc:
+            reset_quietly(send, exc.code)
+        finally:
+            track.close()

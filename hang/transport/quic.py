@@ -1,0 +1,573 @@
+"""aioquic implementation of :mod:`hang.transport.base`: raw QUIC and WebTransport over HTTP/3.
+
+This is the only module that imports aioquic's connection and HTTP/3 machinery. A faster stack
+with the same shape (qh3) would replace this file and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aioquic.asyncio import QuicConnectionProtocol
+from aioquic.asyncio import connect as aioquic_connect
+from aioquic.asyncio import serve as aioquic_serve
+from aioquic.asyncio.server import QuicServer
+from aioquic.buffer import Buffer, BufferReadError, encode_uint_var
+from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection
+from aioquic.h3.events import DataReceived, H3Event, HeadersReceived, WebTransportStreamDataReceived
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    ProtocolNegotiated,
+    QuicEvent,
+    StopSendingReceived,
+    StreamDataReceived,
+    StreamReset,
+)
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hang.errors import ConnectError, SessionClosed
+from hang.errors import StreamReset as StreamResetError
+from hang.transport.base import CloseInfo, RecvStream, SendStream, Session
+from hang.wire.constants import from_wt_code, to_wt_code
+
+log = logging.getLogger("hang.transport")
+
+#: Bytes a stream may hold unacknowledged before ``write`` waits.
+STREAM_HIGH_WATER = 256 * 1024
+CLOSE_WEBTRANSPORT_SESSION = 0x2843
+H3_NO_ERROR = 0x100
+
+
+@dataclass
+class TransportConfig:
+    """Settings shared by the client and server side of the QUIC edge."""
+
+    idle_timeout: float = 30.0
+    max_data: int = 16 * 1024 * 1024
+    max_stream_data: int = 4 * 1024 * 1024
+    #: Optional aioquic QuicLogger (qlog).
+    quic_logger: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def quic(self, *, is_client: bool, alpns: list[str]) -> QuicConfiguration:
+        """A fresh aioquic configuration."""
+        return QuicConfiguration(
+            is_client=is_client,
+            alpn_protocols=alpns,
+            idle_timeout=self.idle_timeout,
+            max_data=self.max_data,
+            max_stream_data=self.max_stream_data,
+            max_datagram_frame_size=65536,
+            quic_logger=self.quic_logger,
+        )
+
+
+def parse_sf_list(value: str) -> list[str]:
+    """Parse an RFC 8941 list of strings or tokens (``"a", "b"``), ignoring parameters."""
+    items: list[str] = []
+    for match in re.finditer(r'\s*(?:"((?:[^"\\]|\\.)*)"|([A-Za-z*][\w:/.*+-]*))[^,]*,?', value):
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        if text is not None:
+            items.append(re.sub(r"\\(.)", r"\1", text))
+    return items
+
+
+class _Stream:
+    """Both halves of one QUIC stream as hang sees them."""
+
+    def __init__(self, conn: _Connection, session: _Session, stream_id: int) -> None:
+        self.conn = conn
+        self.session = session
+        self.stream_id = stream_id
+        self.chunks: asyncio.Queue[tuple[bytes, bool] | BaseException] = asyncio.Queue()
+        self.send_closed = False
+
+
+class _SendHalf(SendStream):
+    def __init__(self, stream: _Stream) -> None:
+        self._s = stream
+        self.stream_id = stream.stream_id
+
+    async def write(self, data: bytes) -> None:
+        conn = self._s.conn
+        while not self.closed and conn.pending_bytes(self.stream_id) > STREAM_HIGH_WATER:
+            await conn.wait_progress()
+        self.write_nowait(data)
+
+    def write_nowait(self, data: bytes, fin: bool = False) -> None:
+        if self.closed:
+            raise SessionClosed(0, "stream is closed") if self._s.session.is_closed else StreamResetError(0)
+        self._s.conn.send(self.stream_id, data, fin)
+        if fin:
+            self._s.send_closed = True
+
+    def finish(self) -> None:
+        if not self.closed:
+            self.write_nowait(b"", fin=True)
+
+    def reset(self, code: int) -> None:
+        if not self.closed:
+            self._s.send_closed = True
+            self._s.conn.reset(self.stream_id, to_wt_code(code))
+
+    @property
+    def closed(self) -> bool:
+        return self._s.send_closed or self._s.session.is_closed
+
+
+class _RecvHalf(RecvStream):
+    def __init__(self, stream: _Stream) -> None:
+        self._s = stream
+        self.stream_id = stream.stream_id
+        self._ended = False
+
+    async def read(self) -> tuple[bytes, bool]:
+        if self._ended:
+            return b"", True
+        item = await self._s.chunks.get()
+        if isinstance(item, BaseException):
+            self._s.chunks.put_nowait(item)
+            raise item
+        self._ended = item[1]
+        return item
+
+    def stop(self, code: int) -> None:
+        if not self._ended and not self._s.session.is_closed:
+            self._ended = True
+            self._s.conn.stop(self.stream_id, to_wt_code(code))
+
+
+class _Session(Session):
+    def __init__(self, conn: _Connection, *, kind: str, protocol: str, path: str,
+                 session_id: int | None) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.protocol = protocol
+        self.path = path
+        self.session_id = session_id
+        self.remote = conn.remote
+        self.incoming: asyncio.Queue[tuple[SendStream | None, RecvStream] | None] = asyncio.Queue()
+        self.streams: dict[int, _Stream] = {}
+        self._closed: asyncio.Future[CloseInfo] = asyncio.get_running_loop().create_future()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.done()
+
+    @property
+    def closed(self) -> asyncio.Future[CloseInfo]:
+        return self._closed
+
+    def add_stream(self, stream_id: int, *, local: bool) -> _Stream:
+        stream = _Stream(self.conn, self, stream_id)
+        self.streams[stream_id] = stream
+        self.conn.streams[stream_id] = stream
+        if not local:
+            unidirectional = bool(stream_id & 2)
+            send = None if unidirectional else _SendHalf(stream)
+            self.incoming.put_nowait((send, _RecvHalf(stream)))
+        return stream
+
+    async def open_bi(self) -> tuple[SendStream, RecvStream]:
+        self._check_open()
+        stream = self.add_stream(self.conn.open_stream(self.session_id, unidirectional=False), local=True)
+        return _SendHalf(stream), _RecvHalf(stream)
+
+    async def open_uni(self) -> SendStream:
+        self._check_open()
+        stream = self.add_stream(self.conn.open_stream(self.session_id, unidirectional=True), local=True)
+        return _SendHalf(stream)
+
+    async def accept(self) -> tuple[SendStream | None, RecvStream]:
+        item = await self.incoming.get()
+        if item is None:
+            self.incoming.put_nowait(None)
+            info = self._closed.result()
+            raise SessionClosed(info.code, info.reason)
+        return item
+
+    def _check_open(self) -> None:
+        if self.is_closed:
+            info = self._closed.result()
+            raise SessionClosed(info.code, info.reason)
+
+    def close(self, code: int = 0, reason: str = "") -> None:
+        if self.is_closed:
+            return
+        self.conn.close_session(self, code, reason)
+        self.terminate(CloseInfo(code, reason))
+
+    def terminate(self, info: CloseInfo) -> None:
+        """Mark the session ended and fail every stream still waiting."""
+        if self.is_closed:
+            return
+        self._closed.set_result(info)
+        error = SessionClosed(info.code, info.reason)
+        for stream in self.streams.values():
+            stream.chunks.put_nowait(error)
+            self.conn.streams.pop(stream.stream_id, None)
+        self.streams.clear()
+        self.incoming.put_nowait(None)
+
+
+SessionHandler = Callable[[Session], None]
+ProtocolSelector = Callable[[list[str]], str | None]
+
+
+class _Connection(QuicConnectionProtocol):
+    """One QUIC connection, hosting a raw QUIC session or WebTransport sessions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.h3: H3Connection | None = None
+        self.raw: _Session | None = None
+        self.webtransport: dict[int, _Session] = {}
+        self.streams: dict[int, _Stream] = {}
+        self.on_session: SessionHandler | None = None
+        self.select_protocol: ProtocolSelector = lambda offered: None
+        self.connect_responses: dict[int, asyncio.Future[list[tuple[bytes, bytes]]]] = {}
+        self._progress = asyncio.Event()
+        self._transmit_scheduled = False
+        self._capsules: dict[int, bytearray] = {}
+        self.remote = ""
+
+    # -- plumbing used by streams and sessions -------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.remote = f"{peer[0]}:{peer[1]}"
+
+    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        super().datagram_received(data, addr)
+        self._wake()
+
+    def _wake(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    async def wait_progress(self) -> None:
+        """Wait until the peer acknowledged something (or the connection ended)."""
+        event = self._progress
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), 0.05)
+
+    def pending_bytes(self, stream_id: int) -> int:
+        stream = self._quic._streams.get(stream_id)
+        if stream is None:
+            return 0
+        return stream.sender._buffer_stop - stream.sender._buffer_start
+
+    def schedule_transmit(self) -> None:
+        if not self._transmit_scheduled:
+            self._transmit_scheduled = True
+            self._loop.call_soon(self._do_transmit)
+
+    def _do_transmit(self) -> None:
+        self._transmit_scheduled = False
+        self.transmit()
+
+    def send(self, stream_id: int, data: bytes, fin: bool) -> None:
+        try:
+            self._quic.send_stream_data(stream_id, data, end_stream=fin)
+        except (ValueError, AssertionError) as exc:
+            raise StreamResetError(0) from exc
+        self.schedule_transmit()
+
+    def reset(self, stream_id: int, code: int) -> None:
+        with contextlib.suppress(ValueError, AssertionError):
+            self._quic.reset_stream(stream_id, code)
+        self.schedule_transmit()
+
+    def stop(self, stream_id: int, code: int) -> None:
+        with contextlib.suppress(ValueError, AssertionError):
+            self._quic.stop_stream(stream_id, code)
+        self.schedule_transmit()
+
+    def open_stream(self, session_id: int | None, *, unidirectional: bool) -> int:
+        if session_id is None:
+            stream_id: int = self._quic.get_next_available_stream_id(is_unidirectional=unidirectional)
+            return stream_id
+        assert self.h3 is not None
+        stream_id = self.h3.create_webtransport_stream(session_id, is_unidirectional=unidirectional)
+        if not unidirectional:
+            # aioquic 1.7.2 does not mark a locally opened WebTransport bidi stream as such, so the
+            # peer's reply on it would be parsed as HTTP/3 frames.
+            with self.h3._get_or_create_stream(stream_id) as h3_stream:
+                h3_stream.frame_type = FrameType.WEBTRANSPORT_STREAM
+                h3_stream.session_id = session_id
+        self.schedule_transmit()
+        return stream_id
+
+    def close_session(self, session: _Session, code: int, reason: str) -> None:
+        if session.session_id is None or self.h3 is None:
+            self._quic.close(error_code=code, reason_phrase=reason)
+        else:
+            payload = (code & 0xFFFFFFFF).to_bytes(4, "big") + reason.encode()[:1024]
+            capsule = encode_uint_var(CLOSE_WEBTRANSPORT_SESSION) + encode_uint_var(len(payload)) + payload
+            with contextlib.suppress(Exception):
+                self._quic.send_stream_data(session.session_id, capsule, end_stream=True)
+            self.webtransport.pop(session.session_id, None)
+            if not self.webtransport:
+                self._quic.close(error_code=H3_NO_ERROR, reason_phrase=reason)
+        self.schedule_transmit()
+
+    # -- events --------------------------------------------------------------------------------
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, ProtocolNegotiated):
+            self._on_negotiated(event.alpn_protocol or "")
+        elif isinstance(event, ConnectionTerminated):
+            self._on_terminated(event)
+        elif isinstance(event, StreamReset | StopSendingReceived):
+            self._on_reset(event)
+        elif isinstance(event, StreamDataReceived) and self.h3 is None:
+            self._on_raw_data(event)
+        if self.h3 is not None:
+            for h3_event in self.h3.handle_event(event):
+                self._on_h3_event(h3_event)
+
+    def _on_negotiated(self, alpn: str) -> None:
+        if alpn in H3_ALPN:
+            self.h3 = H3Connection(self._quic, enable_webtransport=True)
+            return
+        self.raw = _Session(self, kind="quic", protocol=alpn, path="", session_id=None)
+        if self.on_session is not None:
+            self.on_session(self.raw)
+
+    def _on_terminated(self, event: ConnectionTerminated) -> None:
+        info = CloseInfo(event.error_code, event.reason_phrase)
+        sessions = list(self.webtransport.values()) + ([self.raw] if self.raw else [])
+        for session in sessions:
+            session.terminate(info)
+        for future in self.connect_responses.values():
+            if not future.done():
+                future.set_exception(ConnectError(f"connection closed: {event.reason_phrase or event.error_code}"))
+        self._wake()
+
+    def _on_reset(self, event: StreamReset | StopSendingReceived) -> None:
+        stream = self.streams.get(event.stream_id)
+        if stream is None:
+            return
+        if isinstance(event, StreamReset):
+            stream.chunks.put_nowait(StreamResetError(from_wt_code(event.error_code)))
+        else:
+            stream.send_closed = True
+            with contextlib.suppress(ValueError, AssertionError):
+                self._quic.reset_stream(event.stream_id, event.error_code)
+            self.schedule_transmit()
+
+    def _on_raw_data(self, event: StreamDataReceived) -> None:
+        if self.raw is None:
+            return
+        stream = self.streams.get(event.stream_id)
+        if stream is None:
+            if self.raw.is_closed:
+                return
+            stream = self.raw.add_stream(event.stream_id, local=False)
+        stream.chunks.put_nowait((event.data, event.end_stream))
+
+    def _on_h3_event(self, event: H3Event) -> None:
+        if isinstance(event, WebTransportStreamDataReceived):
+            stream = self.streams.get(event.stream_id)
+            if stream is None:
+                session = self.webtransport.get(event.session_id)
+                if session is None or session.is_closed:
+                    self.stop(event.stream_id, to_wt_code(0))
+                    return
+                stream = session.add_stream(event.stream_id, local=False)
+            stream.chunks.put_nowait((event.data, event.stream_ended))
+        elif isinstance(event, HeadersReceived):
+            future = self.connect_responses.pop(event.stream_id, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result(list(event.headers))
+            else:
+                self._on_request(event)
+        elif isinstance(event, DataReceived):
+            self._on_capsules(event)
+
+    def _on_request(self, event: HeadersReceived) -> None:
+        assert self.h3 is not None
+        headers = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in event.headers}
+        if headers.get(":method") != "CONNECT" or headers.get(":protocol") != "webtransport":
+            self.h3.send_headers(event.stream_id, [(b":status", b"404")], end_stream=True)
+            self.schedule_transmit()
+            return
+        offered = parse_sf_list(headers.get("wt-available-protocols", ""))
+        chosen = self.select_protocol(offered) or ""
+        response = [(b":status", b"200"), (b"sec-webtransport-http3-draft", b"draft02")]
+        if chosen:
+            response.append((b"wt-protocol", f'"{chosen}"'.encode()))
+        self.h3.send_headers(event.stream_id, response)
+        session = _Session(self, kind="webtransport", protocol=chosen, path=headers.get(":path", "/"),
+                           session_id=event.stream_id)
+        self.webtransport[event.stream_id] = session
+        self.schedule_transmit()
+        if self.on_session is not None:
+            self.on_session(session)
+
+    def _on_capsules(self, event: DataReceived) -> None:
+        session = self.webtransport.get(event.stream_id)
+        if session is None:
+            return
+        data = self._capsules.setdefault(event.stream_id, bytearray())
+        data += event.data
+        while data:
+            buf = Buffer(data=bytes(data))
+            try:
+                kind = buf.pull_uint_var()
+                payload = buf.pull_bytes(buf.pull_uint_var())
+            except BufferReadError:
+                break
+            del data[: buf.tell()]
+            if kind == CLOSE_WEBTRANSPORT_SESSION and len(payload) >= 4:
+                code = int.from_bytes(payload[:4], "big")
+                self._end_webtransport(session, CloseInfo(code, payload[4:].decode(errors="replace")))
+                return
+        if event.stream_ended:
+            self._end_webtransport(session, CloseInfo(0, "session stream ended"))
+
+    def _end_webtransport(self, session: _Session, info: CloseInfo) -> None:
+        assert session.session_id is not None
+        self.webtransport.pop(session.session_id, None)
+        session.terminate(info)
+        with contextlib.suppress(Exception):
+            self._quic.send_stream_data(session.session_id, b"", end_stream=True)
+        if not self.webtransport:
+            self._quic.close(error_code=H3_NO_ERROR, reason_phrase=info.reason)
+        self.schedule_transmit()
+
+
+# -- server ------------------------------------------------------------------------------------
+
+
+async def serve(host: str, port: int, *, certfile: str, keyfile: str, alpns: list[str],
+                on_session: SessionHandler, select_protocol: ProtocolSelector,
+                config: TransportConfig | None = None) -> QuicServer:
+    """Listen for QUIC connections; ``alpns`` may include ``h3`` for WebTransport.
+
+    ``select_protocol`` picks the WebTransport sub-protocol from the client's offer;
+    ``on_session`` is called for every raw QUIC connection and every WebTransport session.
+    """
+    config = config or TransportConfig()
+    configuration = config.quic(is_client=False, alpns=alpns)
+    configuration.load_cert_chain(certfile, keyfile)
+
+    def create_protocol(*args: Any, **kwargs: Any) -> _Connection:
+        conn = _Connection(*args, **kwargs)
+        conn.on_session = on_session
+        conn.select_protocol = select_protocol
+        return conn
+
+    return await aioquic_serve(host, port, configuration=configuration, create_protocol=create_protocol)
+
+
+def bound_port(server: QuicServer) -> int:
+    """The UDP port a server listens on (useful with port 0)."""
+    transport = server._transport
+    assert transport is not None
+    port: int = transport.get_extra_info("sockname")[1]
+    return port
+
+
+# -- client ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TlsOptions:
+    """How a client checks the server certificate."""
+
+    fingerprints: list[str] = field(default_factory=list)
+    root: str | None = None
+    disable_verify: bool = False
+
+
+@contextlib.asynccontextmanager
+async def dial(host: str, port: int, *, alpns: list[str], webtransport_path: str | None,
+               protocols: list[str], tls: TlsOptions, server_name: str | None = None,
+               config: TransportConfig | None = None, timeout: float = 10.0) -> AsyncIterator[Session]:
+    """Connect to ``host:port`` and yield one :class:`Session`.
+
+    With ``webtransport_path`` set, QUIC runs HTTP/3 and an extended CONNECT to that path offering
+    ``protocols``; otherwise ``alpns`` are offered directly on raw QUIC.
+    """
+    config = config or TransportConfig()
+    configuration = config.quic(is_client=True, alpns=H3_ALPN if webtransport_path is not None else alpns)
+    configuration.server_name = server_name or host
+    if tls.disable_verify or tls.fingerprints:
+        configuration.verify_mode = ssl.CERT_NONE
+    elif tls.root:
+        configuration.load_verify_locations(tls.root)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            conn = await asyncio.wait_for(
+                stack.enter_async_context(aioquic_connect(host, port, configuration=configuration,
+                                                          create_protocol=_Connection)),
+                timeout,
+            )
+            assert isinstance(conn, _Connection)
+            _check_fingerprint(conn, tls.fingerprints)
+            if webtransport_path is None:
+                if conn.raw is None:
+                    raise ConnectError("server did not agree on a moq-lite ALPN")
+                session: _Session = conn.raw
+            else:
+                session = await asyncio.wait_for(
+                    _webtransport_connect(conn, host, port, webtransport_path, protocols), timeout)
+            try:
+                yield session
+            finally:
+                session.close(0, "")
+                conn.transmit()
+    except (TimeoutError, ConnectionError, OSError) as exc:
+        raise ConnectError(f"could not connect to {host}:{port}: {exc or 'timed out'}") from None
+
+
+def _check_fingerprint(conn: _Connection, fingerprints: list[str]) -> None:
+    if not fingerprints:
+        return
+    cert = conn._quic.tls._peer_certificate
+    if cert is None:
+        raise ConnectError("server presented no certificate")
+    digest = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    wanted = {f.replace(":", "").lower() for f in fingerprints}
+    if digest not in wanted:
+        raise ConnectError(f"server certificate fingerprint {digest} is not the pinned one")
+
+
+async def _webtransport_connect(conn: _Connection, host: str, port: int, path: str,
+                                protocols: list[str]) -> _Session:
+    h3 = conn.h3
+    if h3 is None:
+        raise ConnectError("server did not negotiate HTTP/3")
+    stream_id = conn._quic.get_next_available_stream_id()
+    future: asyncio.Future[list[tuple[bytes, bytes]]] = asyncio.get_running_loop().create_future()
+    conn.connect_responses[stream_id] = future
+    headers = [
+        (b":method", b"CONNECT"), (b":protocol", b"webtransport"), (b":scheme", b"https"),
+        (b":authority", f"{host}:{port}".encode()), (b":path", path.encode()),
+        (b"sec-webtransport-http3-draft02", b"1"),
+    ]
+    if protocols:
+        headers.append((b"wt-available-protocols", ", ".join(f'"{p}"' for p in protocols).encode()))
+    h3.send_headers(stream_id, headers)
+    conn.transmit()
+    response = {k.decode(): v.decode(errors="replace") for k, v in await future}
+    if response.get(":status") != "200":
+        raise ConnectError(f"WebTransport CONNECT refused with status {response.get(':status')}")
+    chosen = parse_sf_list(response.get("wt-protocol", ""))
+    protocol = chosen[0] if chosen and chosen[0] in protocols else ""
+    session = _Session(conn, kind="webtransport", protocol=protocol, path=path, session_id=stream_id)
+    conn.webtransport[stream_id] = session
+    return session
