@@ -17,7 +17,6 @@ from hang.session.handshake import select_protocol
 from hang.session.session import MoqSession, new_origin_id
 from hang.transport import tls
 from hang.transport.base import Session
-
 from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
 from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
 

@@ -39,7 +39,7 @@ def fetch_fingerprint(host: str, port: int, timeout: float) -> str:
     url = f"http://{host}:{port}/certificate.sha256"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            text = response.read(256).decode().strip().lower()
+            text = bytes(response.read(256)).decode().strip().lower()
     except OSError as exc:
         raise ConnectError(f"could not fetch {url}: {exc}") from None
     if not re.fullmatch(r"[0-9a-f]{64}", text):

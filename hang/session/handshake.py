@@ -76,7 +76,8 @@ async def send_lite05_setup(transport: Session, *, path: str | None, origin_id: 
         params[SetupParam.PATH] = path.encode()
     params[SetupParam.ORIGIN] = Setup.varint_value(origin_id)
     stream = await transport.open_uni()
-    stream.write_nowait(encode_varint(UniStream.SETUP) + encode_message(Setup(params), Version.LITE_05), fin=True)
+    body = encode_message(Setup(params), Version.LITE_05)
+    stream.write_nowait(encode_varint(UniStream.SETUP) + body, fin=True)
 
 
 def needs_setup_exchange(protocol: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from hang.errors import ErrorCode, HangError, NotFound
 from hang.model.group import GroupAborted, GroupConsumer
@@ -31,6 +32,11 @@ from hang.wire.messages import (
 
 #: Groups of one subscription written at once; older ones are reset when a newer one starts.
 MAX_INFLIGHT_GROUPS = 8
+
+
+def _forget(inflight: dict[int, asyncio.Task[None]], sequence: int, task: asyncio.Task[None]) -> None:
+    if inflight.get(sequence) is task:
+        del inflight[sequence]
 
 
 class Publisher(SessionBase):
@@ -150,7 +156,7 @@ class Publisher(SessionBase):
                     inflight.pop(old).cancel()
                 task = asyncio.ensure_future(self._write_group(request.id, group))
                 inflight[group.sequence] = task
-                task.add_done_callback(lambda _, seq=group.sequence: inflight.pop(seq, None))
+                task.add_done_callback(functools.partial(_forget, inflight, group.sequence))
             if inflight:
                 await asyncio.gather(*inflight.values(), return_exceptions=True)
             if self.version >= Version.LITE_05:
@@ -211,8 +217,9 @@ class Publisher(SessionBase):
                 return
             previous = 0
             while (frame := await group.read_frame()) is not None:
-                await send.write(encode_frame(frame.payload, self.version, zigzag_encode(frame.timestamp - previous)))
+                delta = zigzag_encode(frame.timestamp - previous)
                 previous = frame.timestamp
+                await send.write(encode_frame(frame.payload, self.version, delta))
             finish_quietly(send)
         except GroupAborted as exc:
             reset_quietly(send, exc.code)

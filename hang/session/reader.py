@@ -44,7 +44,7 @@ class StreamReader:
             if value is END:
                 return None
             if value is not NEED_DATA:
-                return value  # type: ignore[return-value]
+                return value
             await self._fill()
 
     async def required(self, cls: type[M], version: Version) -> M:
@@ -61,7 +61,7 @@ class StreamReader:
             if value is END:
                 raise DecodeError(f"stream ended before {cls.__name__}")
             if value is not NEED_DATA:
-                return value  # type: ignore[return-value]
+                return value
             await self._fill()
 
     async def frame(self, version: Version) -> tuple[int, bytes] | None:

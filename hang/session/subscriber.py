@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -81,11 +82,14 @@ class Subscriber(SessionBase):
                 if old is not None:
                     old.close()
                 if announcement.active:
-                    broadcast = BroadcastProducer(resolver=lambda name, p=path: self.subscribe_track(p, name))
+                    broadcast = BroadcastProducer(resolver=functools.partial(self._resolve_remote, path))
                     self._remote[path] = broadcast
                     origin.publish(path, broadcast.consume(), announcement.hops)
         finally:
             self.forget_broadcasts()
+
+    async def _resolve_remote(self, broadcast: str, track: str) -> TrackProducer:
+        return await self.subscribe_track(broadcast, track)
 
     def forget_broadcasts(self) -> None:
         """Unannounce every broadcast learnt from this peer."""

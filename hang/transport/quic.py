@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aioquic.asyncio import QuicConnectionProtocol
-from aioquic.asyncio import connect as aioquic_connect
-from aioquic.asyncio import serve as aioquic_serve
+from aioquic._buffer import Buffer, BufferReadError
+from aioquic.asyncio.client import connect as aioquic_connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.asyncio.server import QuicServer
-from aioquic.buffer import Buffer, BufferReadError, encode_uint_var
+from aioquic.asyncio.server import serve as aioquic_serve
+from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection
-from aioquic.h3.events import DataReceived, H3Event, HeadersReceived, WebTransportStreamDataReceived
+from aioquic.h3.events import H3Event, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import (
     ConnectionTerminated,
@@ -38,6 +39,8 @@ from hang.errors import ConnectError, SessionClosed
 from hang.errors import StreamReset as StreamResetError
 from hang.transport.base import CloseInfo, RecvStream, SendStream, Session
 from hang.wire.constants import from_wt_code, to_wt_code
+
+__all__ = ["QuicServer", "TlsOptions", "TransportConfig", "bound_port", "dial", "parse_sf_list", "serve"]
 
 log = logging.getLogger("hang.transport")
 
@@ -242,11 +245,10 @@ class _Connection(QuicConnectionProtocol):
 
     # -- plumbing used by streams and sessions -------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        peer = transport.get_extra_info("peername")
-        if peer:
-            self.remote = f"{peer[0]}:{peer[1]}"
+    def _on_first_path(self) -> None:
+        if not self.remote and self._quic._network_paths:
+            host, port = self._quic._network_paths[0].addr[:2]
+            self.remote = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
         super().datagram_received(data, addr)
@@ -326,13 +328,20 @@ class _Connection(QuicConnectionProtocol):
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, ProtocolNegotiated):
+            self._on_first_path()
             self._on_negotiated(event.alpn_protocol or "")
         elif isinstance(event, ConnectionTerminated):
             self._on_terminated(event)
         elif isinstance(event, StreamReset | StopSendingReceived):
             self._on_reset(event)
-        elif isinstance(event, StreamDataReceived) and self.h3 is None:
-            self._on_raw_data(event)
+        elif isinstance(event, StreamDataReceived):
+            if self.h3 is None:
+                self._on_raw_data(event)
+                return
+            session = self.webtransport.get(event.stream_id)
+            if session is not None:
+                self._on_capsules(session, event.data, event.end_stream)
+                return
         if self.h3 is not None:
             for h3_event in self.h3.handle_event(event):
                 self._on_h3_event(h3_event)
@@ -346,13 +355,15 @@ class _Connection(QuicConnectionProtocol):
             self.on_session(self.raw)
 
     def _on_terminated(self, event: ConnectionTerminated) -> None:
-        info = CloseInfo(event.error_code, event.reason_phrase)
+        code = 0 if self.h3 is not None and event.error_code == H3_NO_ERROR else event.error_code
+        info = CloseInfo(code, event.reason_phrase)
         sessions = list(self.webtransport.values()) + ([self.raw] if self.raw else [])
         for session in sessions:
             session.terminate(info)
         for future in self.connect_responses.values():
             if not future.done():
-                future.set_exception(ConnectError(f"connection closed: {event.reason_phrase or event.error_code}"))
+                reason = event.reason_phrase or event.error_code
+                future.set_exception(ConnectError(f"connection closed: {reason}"))
         self._wake()
 
     def _on_reset(self, event: StreamReset | StopSendingReceived) -> None:
@@ -394,8 +405,6 @@ class _Connection(QuicConnectionProtocol):
                     future.set_result(list(event.headers))
             else:
                 self._on_request(event)
-        elif isinstance(event, DataReceived):
-            self._on_capsules(event)
 
     def _on_request(self, event: HeadersReceived) -> None:
         assert self.h3 is not None
@@ -417,25 +426,25 @@ class _Connection(QuicConnectionProtocol):
         if self.on_session is not None:
             self.on_session(session)
 
-    def _on_capsules(self, event: DataReceived) -> None:
-        session = self.webtransport.get(event.stream_id)
-        if session is None:
-            return
-        data = self._capsules.setdefault(event.stream_id, bytearray())
-        data += event.data
-        while data:
-            buf = Buffer(data=bytes(data))
+    def _on_capsules(self, session: _Session, data: bytes, ended: bool) -> None:
+        # After the CONNECT exchange the session stream carries capsules, which aioquic's HTTP/3
+        # layer would drop as unknown frames; parse them here.
+        assert session.session_id is not None
+        buffer = self._capsules.setdefault(session.session_id, bytearray())
+        buffer += data
+        while buffer:
+            buf = Buffer(data=bytes(buffer))
             try:
                 kind = buf.pull_uint_var()
                 payload = buf.pull_bytes(buf.pull_uint_var())
             except BufferReadError:
                 break
-            del data[: buf.tell()]
+            del buffer[: buf.tell()]
             if kind == CLOSE_WEBTRANSPORT_SESSION and len(payload) >= 4:
                 code = int.from_bytes(payload[:4], "big")
                 self._end_webtransport(session, CloseInfo(code, payload[4:].decode(errors="replace")))
                 return
-        if event.stream_ended:
+        if ended:
             self._end_webtransport(session, CloseInfo(0, "session stream ended"))
 
     def _end_webtransport(self, session: _Session, info: CloseInfo) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aioquic.buffer import Buffer, BufferReadError, size_uint_var
+from aioquic._buffer import Buffer, BufferReadError
+from aioquic.buffer import size_uint_var
 
 from hang.errors import DecodeError, InvalidPath
 from hang.wire.constants import MAX_NAME_LENGTH, MAX_PATH_SEGMENTS

@@ -1,0 +1,3 @@
+from hang.cli.main import main
+
+raise SystemExit(main())

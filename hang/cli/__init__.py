@@ -1,0 +1,1 @@
+"""The ``hang`` command line."""

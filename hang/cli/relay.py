@@ -1,0 +1,51 @@
+"""``hang relay``: run the embedded relay until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from hang.cli.common import add_common, stop_on_signals
+from hang.relay import Relay, RelayConfig
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``hang relay``."""
+    parser = sub.add_parser("relay", help="run a moq-lite relay (self-signed certificate, no set-up)")
+    parser.add_argument("--listen", default="[::]:4443", metavar="ADDR:PORT",
+                        help="UDP address for QUIC/WebTransport; TCP on the same port serves HTTP "
+                             "(default [::]:4443)")
+    parser.add_argument("--tls-cert", type=Path, help="certificate chain (PEM); default: generate one")
+    parser.add_argument("--tls-key", type=Path, help="private key (PEM) for --tls-cert")
+    parser.add_argument("--no-http", action="store_true", help="do not serve HTTP on TCP")
+    add_common(parser)
+    parser.set_defaults(run=run)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``[::]:4443``, ``127.0.0.1:0`` or ``:4443`` -> (host, port)."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "::"
+    try:
+        return host, int(port)
+    except ValueError:
+        raise ValueError(f"--listen wants ADDR:PORT, got {text!r}") from None
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Start the relay and serve until SIGINT/SIGTERM."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    host, port = parse_listen(args.listen)
+    config = RelayConfig(host=host, port=port, certfile=args.tls_cert, keyfile=args.tls_key,
+                         versions=args.versions, http=not args.no_http)
+    relay = Relay(config)
+    await relay.start()
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        print(f"relay ready: https://localhost:{relay.port}/ (pin {relay.fingerprint}), "
+              f"moql://localhost:{relay.port}/, http://localhost:{relay.port}/", flush=True)
+        await stop.wait()
+    await relay.stop()
+    return 0
