@@ -48,6 +48,8 @@ log = logging.getLogger("hang.transport")
 STREAM_HIGH_WATER = 256 * 1024
 CLOSE_WEBTRANSPORT_SESSION = 0x2843
 H3_NO_ERROR = 0x100
+#: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
+CLOSE_GRACE = 0.5
 
 
 @dataclass
@@ -321,8 +323,15 @@ class _Connection(QuicConnectionProtocol):
                 self._quic.send_stream_data(session.session_id, capsule, end_stream=True)
             self.webtransport.pop(session.session_id, None)
             if not self.webtransport:
-                self._quic.close(error_code=H3_NO_ERROR, reason_phrase=reason)
+                # Closing QUIC at once would discard the capsule: give the peer a moment to read it
+                # and close first.
+                self._loop.call_later(CLOSE_GRACE, self._close_idle, reason)
         self.schedule_transmit()
+
+    def _close_idle(self, reason: str) -> None:
+        if not self.webtransport:
+            self._quic.close(error_code=H3_NO_ERROR, reason_phrase=reason)
+            self.transmit()
 
     # -- events --------------------------------------------------------------------------------
 
@@ -539,6 +548,9 @@ async def dial(host: str, port: int, *, alpns: list[str], webtransport_path: str
             finally:
                 session.close(0, "")
                 conn.transmit()
+                if session.kind == "webtransport":
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE)
     except (TimeoutError, ConnectionError, OSError) as exc:
         raise ConnectError(f"could not connect to {host}:{port}: {exc or 'timed out'}") from None
 
