@@ -1,0 +1,1 @@
+"""Real third-party peers driven from the tests (never mocks)."""
