@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -147,14 +148,24 @@ class TrackConsumer:
         """The track's delivery properties."""
         return self._producer.info
 
-    async def next_group(self) -> GroupConsumer | None:
-        """Next group in sequence (skipping any evicted ones), or None when the track ended."""
+    async def next_group(self, *, skip_after: float | None = None) -> GroupConsumer | None:
+        """Next group in sequence, or None when the track ended.
+
+        Groups evicted from the cache are skipped. With ``skip_after`` (seconds), a reader that
+        is behind by more than that (a newer group was started that long ago) jumps straight to
+        the newest group, the way a live viewer catches up.
+        """
         producer = self._producer
         while not self._closed:
-            for group in producer.groups:
-                if self._cursor is None or group.sequence >= self._cursor:
-                    self._cursor = group.sequence + 1
-                    return group.consume()
+            waiting = [g for g in producer.groups if self._cursor is None or g.sequence >= self._cursor]
+            if waiting:
+                group = waiting[0]
+                if skip_after is not None and len(waiting) > 1:
+                    now = asyncio.get_running_loop().time()
+                    if any(newer.created <= now - skip_after for newer in waiting[1:]):
+                        group = waiting[-1]
+                self._cursor = group.sequence + 1
+                return group.consume()
             if producer.error is not None:
                 raise TrackClosed(producer.error)
             if producer.done:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 
 from hang.errors import ErrorCode, HangError, NotFound
 from hang.model.group import GroupAborted, GroupConsumer
@@ -30,13 +29,9 @@ from hang.wire.messages import (
     TrackRequest,
 )
 
-#: Groups of one subscription written at once; older ones are reset when a newer one starts.
-MAX_INFLIGHT_GROUPS = 8
-
-
-def _forget(inflight: dict[int, asyncio.Task[None]], sequence: int, task: asyncio.Task[None]) -> None:
-    if inflight.get(sequence) is task:
-        del inflight[sequence]
+#: A subscriber whose next group has been superseded for this long skips to the newest group
+#: (unless its SUBSCRIBE set a max latency of its own).
+DEFAULT_SKIP_AFTER = 1.0
 
 
 class Publisher(SessionBase):
@@ -134,36 +129,25 @@ class Publisher(SessionBase):
             pass
 
     async def _deliver(self, send: SendStream, request: Subscribe, track: TrackConsumer) -> None:
-        inflight: dict[int, asyncio.Task[None]] = {}
-        started = False
+        # One group at a time, each whole: a subscriber that falls behind jumps to the newest group
+        # once the one it is receiving is done, so it never queues stale media without bound.
+        skip_after = request.max_latency_ms / 1000 if request.max_latency_ms else DEFAULT_SKIP_AFTER
         last = -1
-        try:
-            while True:
-                try:
-                    group = await track.next_group()
-                except TrackClosed:
-                    group = None
-                if group is None:
-                    break
-                if request.end_group is not None and group.sequence > request.end_group:
-                    break
-                if not started and self.version >= Version.LITE_05:
-                    self.send_message(send, SubscribeStart(group.sequence), kind=SubscribeStart.TYPE)
-                started = True
-                last = max(last, group.sequence)
-                # A subscriber this far behind skips its oldest groups rather than queueing more.
-                for old in sorted(inflight)[: max(0, len(inflight) + 1 - MAX_INFLIGHT_GROUPS)]:
-                    inflight.pop(old).cancel()
-                task = asyncio.ensure_future(self._write_group(request.id, group))
-                inflight[group.sequence] = task
-                task.add_done_callback(functools.partial(_forget, inflight, group.sequence))
-            if inflight:
-                await asyncio.gather(*inflight.values(), return_exceptions=True)
-            if self.version >= Version.LITE_05:
-                self.send_message(send, SubscribeEnd(last + 1), kind=SubscribeEnd.TYPE)
-        finally:
-            for task in inflight.values():
-                task.cancel()
+        while True:
+            try:
+                group = await track.next_group(skip_after=skip_after)
+            except TrackClosed:
+                group = None
+            if group is None:
+                break
+            if request.end_group is not None and group.sequence > request.end_group:
+                break
+            if last < 0 and self.version >= Version.LITE_05:
+                self.send_message(send, SubscribeStart(group.sequence), kind=SubscribeStart.TYPE)
+            last = max(last, group.sequence)
+            await self._write_group(request.id, group)
+        if self.version >= Version.LITE_05:
+            self.send_message(send, SubscribeEnd(last + 1), kind=SubscribeEnd.TYPE)
 
     async def _write_group(self, subscribe_id: int, group: GroupConsumer) -> None:
         version = self.version

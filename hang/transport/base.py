@@ -84,6 +84,10 @@ class Session(abc.ABC):
     def close(self, code: int = 0, reason: str = "") -> None:
         """Close the session with an application code."""
 
+    @abc.abstractmethod
+    def buffered(self) -> int:
+        """Bytes written on this session's streams and not yet acknowledged by the peer."""
+
     @property
     @abc.abstractmethod
     def closed(self) -> asyncio.Future[CloseInfo]:

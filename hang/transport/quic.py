@@ -46,6 +46,9 @@ log = logging.getLogger("hang.transport")
 
 #: Bytes a stream may hold unacknowledged before ``write`` waits.
 STREAM_HIGH_WATER = 256 * 1024
+#: Bytes a whole connection may hold not yet sent (beyond what congestion control lets out)
+#: before any ``write`` waits: this keeps queues, and so latency, short on a slow link.
+CONNECTION_UNSENT_HIGH_WATER = 128 * 1024
 CLOSE_WEBTRANSPORT_SESSION = 0x2843
 H3_NO_ERROR = 0x100
 #: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
@@ -94,7 +97,24 @@ class _Stream:
         self.session = session
         self.stream_id = stream_id
         self.chunks: asyncio.Queue[tuple[bytes, bool] | BaseException] = asyncio.Queue()
-        self.send_closed = False
+        unidirectional = bool(stream_id & 2)
+        local = bool(stream_id & 1) != conn._quic._is_client
+        #: A half that does not exist counts as closed from the start.
+        self.send_closed = unidirectional and not local
+        self.recv_closed = unidirectional and local
+
+    def close_send(self) -> None:
+        self.send_closed = True
+        self._maybe_forget()
+
+    def close_recv(self) -> None:
+        self.recv_closed = True
+        self._maybe_forget()
+
+    def _maybe_forget(self) -> None:
+        if self.send_closed and self.recv_closed:
+            self.session.streams.pop(self.stream_id, None)
+            self.conn.streams.pop(self.stream_id, None)
 
 
 class _SendHalf(SendStream):
@@ -104,7 +124,8 @@ class _SendHalf(SendStream):
 
     async def write(self, data: bytes) -> None:
         conn = self._s.conn
-        while not self.closed and conn.pending_bytes(self.stream_id) > STREAM_HIGH_WATER:
+        while not self.closed and (conn.pending_bytes(self.stream_id) > STREAM_HIGH_WATER
+                                   or conn.unsent() > CONNECTION_UNSENT_HIGH_WATER):
             await conn.wait_progress()
         self.write_nowait(data)
 
@@ -113,7 +134,7 @@ class _SendHalf(SendStream):
             raise SessionClosed(0, "stream is closed") if self._s.session.is_closed else StreamResetError(0)
         self._s.conn.send(self.stream_id, data, fin)
         if fin:
-            self._s.send_closed = True
+            self._s.close_send()
 
     def finish(self) -> None:
         if not self.closed:
@@ -121,7 +142,7 @@ class _SendHalf(SendStream):
 
     def reset(self, code: int) -> None:
         if not self.closed:
-            self._s.send_closed = True
+            self._s.close_send()
             self._s.conn.reset(self.stream_id, to_wt_code(code))
 
     @property
@@ -148,6 +169,7 @@ class _RecvHalf(RecvStream):
     def stop(self, code: int) -> None:
         if not self._ended and not self._s.session.is_closed:
             self._ended = True
+            self._s.close_recv()
             self._s.conn.stop(self.stream_id, to_wt_code(code))
 
 
@@ -200,6 +222,9 @@ class _Session(Session):
             raise SessionClosed(info.code, info.reason)
         return item
 
+    def buffered(self) -> int:
+        return self.conn.buffered()
+
     def _check_open(self) -> None:
         if self.is_closed:
             info = self._closed.result()
@@ -243,6 +268,7 @@ class _Connection(QuicConnectionProtocol):
         self._progress = asyncio.Event()
         self._transmit_scheduled = False
         self._capsules: dict[int, bytearray] = {}
+        self._peer_max: dict[int, int] = {}
         self.remote = ""
 
     # -- plumbing used by streams and sessions -------------------------------------------------
@@ -265,6 +291,12 @@ class _Connection(QuicConnectionProtocol):
         event = self._progress
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), 0.05)
+
+    def buffered(self) -> int:
+        return sum(s.sender._buffer_stop - s.sender._buffer_start for s in self._quic._streams.values())
+
+    def unsent(self) -> int:
+        return sum(s.sender._buffer_stop - s.sender.next_offset for s in self._quic._streams.values())
 
     def pending_bytes(self, stream_id: int) -> int:
         stream = self._quic._streams.get(stream_id)
@@ -381,8 +413,9 @@ class _Connection(QuicConnectionProtocol):
             return
         if isinstance(event, StreamReset):
             stream.chunks.put_nowait(StreamResetError(from_wt_code(event.error_code)))
+            stream.close_recv()
         else:
-            stream.send_closed = True
+            stream.close_send()
             with contextlib.suppress(ValueError, AssertionError):
                 self._quic.reset_stream(event.stream_id, event.error_code)
             self.schedule_transmit()
@@ -392,21 +425,37 @@ class _Connection(QuicConnectionProtocol):
             return
         stream = self.streams.get(event.stream_id)
         if stream is None:
-            if self.raw.is_closed:
+            if self.raw.is_closed or not self._is_new_peer_stream(event.stream_id):
                 return
             stream = self.raw.add_stream(event.stream_id, local=False)
-        stream.chunks.put_nowait((event.data, event.end_stream))
+        self._deliver(stream, event.data, event.end_stream)
+
+    @staticmethod
+    def _deliver(stream: _Stream, data: bytes, fin: bool) -> None:
+        stream.chunks.put_nowait((data, fin))
+        if fin:
+            stream.close_recv()
+
+    def _is_new_peer_stream(self, stream_id: int) -> bool:
+        """False for a stream we already finished with (late frames must not resurrect it)."""
+        kind = stream_id & 3
+        if stream_id <= self._peer_max.get(kind, -1):
+            return False
+        self._peer_max[kind] = stream_id
+        return True
 
     def _on_h3_event(self, event: H3Event) -> None:
         if isinstance(event, WebTransportStreamDataReceived):
             stream = self.streams.get(event.stream_id)
             if stream is None:
+                if not self._is_new_peer_stream(event.stream_id):
+                    return
                 session = self.webtransport.get(event.session_id)
                 if session is None or session.is_closed:
                     self.stop(event.stream_id, to_wt_code(0))
                     return
                 stream = session.add_stream(event.stream_id, local=False)
-            stream.chunks.put_nowait((event.data, event.stream_ended))
+            self._deliver(stream, event.data, event.stream_ended)
         elif isinstance(event, HeadersReceived):
             future = self.connect_responses.pop(event.stream_id, None)
             if future is not None:

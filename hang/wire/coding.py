@@ -19,6 +19,7 @@ __all__ = [
     "pull_string",
     "push_bool",
     "push_optional",
+    "push_u8",
     "push_string",
     "size_uint_var",
     "strip_prefix",
@@ -47,6 +48,13 @@ def pull_bool(buf: Buffer) -> bool:
 def push_bool(buf: Buffer, value: bool) -> None:
     """Write a one-byte boolean."""
     buf.push_uint8(1 if value else 0)
+
+
+def push_u8(buf: Buffer, value: int) -> None:
+    """Write one byte, refusing values that do not fit (aioquic would silently truncate them)."""
+    if not 0 <= value <= 0xFF:
+        raise ValueError(f"{value} does not fit in one byte")
+    buf.push_uint8(value)
 
 
 def pull_string(buf: Buffer, max_length: int = MAX_NAME_LENGTH) -> str:

@@ -52,7 +52,10 @@ def parse_version(text: str) -> Version:
     """Parse ``lite-03``, ``03``, ``3`` or ``moq-lite-03`` into a :class:`Version`."""
     digits = text.strip().lower().removeprefix("moq-").removeprefix("lite-").removeprefix("lite")
     try:
-        return Version(0xFF0DAD00 | int(digits))
+        number = int(digits)
+        if not 0 < number <= 0xFF:
+            raise ValueError(number)
+        return Version(0xFF0DAD00 + number)
     except ValueError:
         raise ValueError(f"unknown moq-lite version {text!r} (known: 01..05)") from None
 

@@ -104,6 +104,8 @@ class StreamDecoder:
         if self._pos + 2 > len(self._data):
             return self._pending()
         length = int.from_bytes(self._data[self._pos : self._pos + 2], "big")
+        if length > self.max_message_size:
+            raise MessageTooLarge(f"{cls.__name__} of {length} bytes exceeds {self.max_message_size}")
         return self._decode_body(cls, version, 2, length)
 
     def _decode_body(self, cls: type[M], version: Version, header: int, length: int) -> M | Pending:
@@ -160,7 +162,7 @@ def encode_setup_message(message_type: int, message: Message, version: Version) 
     return encode_varint(message_type) + buf.tell().to_bytes(2, "big") + buf.data
 
 
-def encode_frame(payload: bytes, version: Version, timestamp_delta: int = 0) -> bytes:
-    """One frame of a group stream (05 carries a zigzag timestamp delta first)."""
-    head = encode_varint(timestamp_delta) if version >= Version.LITE_05 else b""
+def encode_frame(payload: bytes, version: Version, zigzag_delta: int = 0) -> bytes:
+    """One frame of a group stream; 05 puts ``zigzag_delta`` (a zigzag-encoded timestamp delta) first."""
+    head = encode_varint(zigzag_delta) if version >= Version.LITE_05 else b""
     return head + encode_varint(len(payload)) + payload

@@ -19,6 +19,7 @@ from hang.wire.coding import (
     push_bool,
     push_optional,
     push_string,
+    push_u8,
 )
 from hang.wire.constants import MAX_PATH_SEGMENTS, AnnounceStatus, Version
 
@@ -115,7 +116,7 @@ class Announce:
         return self.status != AnnounceStatus.ENDED
 
     def encode(self, buf: Buffer, version: Version) -> None:
-        buf.push_uint8(self.status)
+        push_u8(buf, self.status)
         push_string(buf, self.suffix)
         if version == V3:
             buf.push_uint_var(len(self.hops))
@@ -160,7 +161,7 @@ class Subscribe:
         buf.push_uint_var(self.id)
         push_string(buf, self.broadcast)
         push_string(buf, self.track)
-        buf.push_uint8(self.priority)
+        push_u8(buf, self.priority)
         if version >= V3:
             push_bool(buf, self.ordered)
             buf.push_uint_var(self.max_latency_ms)
@@ -192,7 +193,7 @@ class SubscribeUpdate:
     end_group: int | None = None
 
     def encode(self, buf: Buffer, version: Version) -> None:
-        buf.push_uint8(self.priority)
+        push_u8(buf, self.priority)
         if version >= V3:
             push_bool(buf, self.ordered)
             buf.push_uint_var(self.max_latency_ms)
@@ -222,7 +223,7 @@ class SubscribeOk:
     def encode(self, buf: Buffer, version: Version) -> None:
         if version == Version.LITE_02:
             return
-        buf.push_uint8(self.priority)
+        push_u8(buf, self.priority)
         if version >= V3:
             push_bool(buf, self.ordered)
             buf.push_uint_var(self.max_latency_ms)
@@ -294,10 +295,10 @@ def subscribe_reply_type(message: SubscribeOk | SubscribeStart | SubscribeEnd | 
         return 2 if version >= V5 else 1
     if isinstance(message, SubscribeOk):
         if version >= V5:
-            raise DecodeError("SUBSCRIBE_OK does not exist in lite-05")
+            raise ValueError("SUBSCRIBE_OK does not exist in lite-05")
         return 0
     if version < V5:
-        raise DecodeError(f"{type(message).__name__} exists only in lite-05")
+        raise ValueError(f"{type(message).__name__} exists only in lite-05")
     return message.TYPE
 
 
@@ -342,7 +343,7 @@ class TrackInfo:
     timescale: int = 1_000_000
 
     def encode(self, buf: Buffer, version: Version) -> None:
-        buf.push_uint8(self.priority)
+        push_u8(buf, self.priority)
         push_bool(buf, self.ordered)
         buf.push_uint_var(self.max_latency_ms)
         buf.push_uint_var(self.timescale)
@@ -383,7 +384,7 @@ class Fetch:
     def encode(self, buf: Buffer, version: Version) -> None:
         push_string(buf, self.broadcast)
         push_string(buf, self.track)
-        buf.push_uint8(self.priority)
+        push_u8(buf, self.priority)
         buf.push_uint_var(self.group)
 
     @classmethod
@@ -449,6 +450,8 @@ class Setup:
     MAX_PARAMS: ClassVar[int] = 64
 
     def encode(self, buf: Buffer, version: Version) -> None:
+        if len(self.params) > self.MAX_PARAMS:
+            raise ValueError(f"{len(self.params)} SETUP parameters exceed the limit of {self.MAX_PARAMS}")
         buf.push_uint_var(len(self.params))
         for key, value in self.params.items():
             buf.push_uint_var(key)
