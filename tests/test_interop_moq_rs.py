@@ -153,3 +153,21 @@ async def test_hang_publisher_to_moq_rs_subscriber(version: Version) -> None:
             assert numbers == list(range(numbers[0], numbers[0] + 30))
     finally:
         await relay.stop()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+async def test_moq_rs_connection_path_is_the_root(scheme: str) -> None:
+    # moq-rs sends its URL path in the CONNECT (WebTransport) or the lite-05 SETUP (raw QUIC).
+    relay = await hang_relay(Version.LITE_05)
+    try:
+        target = f"{scheme}://127.0.0.1:{relay.port}"
+        config = hang.ClientConfig(versions=(Version.LITE_05,), fingerprints=[relay.fingerprint])
+        async with hang.connect(f"https://127.0.0.1:{relay.port}/", config) as top, \
+                peer("publish", f"{target}/anon", "--fingerprint", relay.fingerprint, "--name", "room/erin.hang",
+                     "--track", "chat", "--frames", "1", "--groups-of", "1", "--interval-ms", "10",
+                     "--wait-stdin", "--linger", "3") as pub:
+            await pub.expect("announced")
+            await next_active(top.announced(""), "anon/room/erin.hang", timeout=10)
+            assert relay.origin.paths() == ["anon/room/erin.hang"]
+    finally:
+        await relay.stop()

@@ -172,3 +172,25 @@ async def test_twenty_concurrent_subscribers_share_one_upstream(relay: Relay) ->
         for numbers in results:
             assert numbers == list(range(numbers[0], numbers[0] + 40))
         assert upstream_subscribes == 1
+
+
+@pytest.mark.parametrize("scheme", ["https", "moql"])
+async def test_connection_path_is_the_root(relay: Relay, scheme: str) -> None:
+    # As with the official relay: a client at /anon publishing "room/a" is "anon/room/a" to a client at /.
+    config = client_config(relay, hang.Version.LITE_05)
+    async with hang.connect(url(relay, scheme, "/anon?jwt=ignored"), config) as scoped, \
+            hang.connect(url(relay, scheme, "/"), config) as top, \
+            hang.connect(url(relay, scheme, "/anon"), config) as peer:
+        broadcast = hang.BroadcastProducer()
+        track = broadcast.create_track("numbers")
+        scoped.publish("room/a", broadcast.consume())
+        await next_active(top.announced("anon"), "anon/room/a")
+        await next_active(peer.announced("room"), "room/a")
+        consumer = await top.subscribe("anon/room/a", "numbers")
+        stop = asyncio.Event()
+        writer = asyncio.ensure_future(publish_numbered(track, stop))
+        numbers = await asyncio.wait_for(read_numbered(consumer, 10), 10)
+        stop.set()
+        await writer
+        assert numbers == list(range(numbers[0], numbers[0] + 10))
+        assert relay.origin.paths() == ["anon/room/a"]

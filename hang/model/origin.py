@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hang.model.broadcast import BroadcastConsumer
-from hang.wire.coding import normalize_path, strip_prefix
+from hang.wire.coding import join_path, normalize_path, strip_prefix
 
 
 @dataclass(frozen=True)
 class Announcement:
-    """A broadcast became active (``active``) or ended, at ``path`` (absolute)."""
+    """A broadcast became active (``active``) or ended, at ``path``."""
 
     path: str
     active: bool
@@ -22,13 +22,20 @@ class Announcement:
 class AnnouncementConsumer:
     """Announcements under one prefix: first the current set, then live changes."""
 
-    def __init__(self, origin: Origin, prefix: str) -> None:
+    def __init__(self, state: _State, root: str, prefix: str) -> None:
+        #: The prefix asked for, relative to the origin's root.
         self.prefix = prefix
-        self._origin = origin
+        self._state = state
+        self._root = root
+        self._full_prefix = join_path(root, prefix)
         self._queue: asyncio.Queue[Announcement | None] = asyncio.Queue()
 
-    def _push(self, item: Announcement | None) -> None:
-        self._queue.put_nowait(item)
+    def _offer(self, item: Announcement) -> None:
+        if strip_prefix(self._full_prefix, item.path) is None:
+            return
+        relative = strip_prefix(self._root, item.path)
+        assert relative is not None
+        self._queue.put_nowait(Announcement(relative, item.active, item.hops))
 
     async def next(self) -> Announcement | None:
         """Next announcement, or None once closed."""
@@ -52,8 +59,8 @@ class AnnouncementConsumer:
 
     def close(self) -> None:
         """Stop receiving announcements."""
-        self._origin._watchers.discard(self)
-        self._push(None)
+        self._state.watchers.discard(self)
+        self._queue.put_nowait(None)
 
 
 @dataclass
@@ -63,66 +70,86 @@ class _Entry:
     watcher: asyncio.Task[None] | None = None
 
 
+@dataclass
+class _State:
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    watchers: set[AnnouncementConsumer] = field(default_factory=set)
+
+
 class Origin:
-    """Broadcasts by path. Publishing replaces any broadcast already at that path."""
+    """Broadcasts by path. Publishing replaces any broadcast already at that path.
+
+    :meth:`scope` gives a view of the same origin under a root path (what a relay does with
+    the path a client connected to): the view's paths are relative to that root.
+    """
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
-        self._watchers: set[AnnouncementConsumer] = set()
+        self._state = _State()
+        self.root = ""
+
+    def scope(self, root: str) -> Origin:
+        """A view of this origin in which every path is relative to ``root``."""
+        view = Origin()
+        view._state = self._state
+        view.root = join_path(self.root, normalize_path(root))
+        return view
+
+    def _full(self, path: str) -> str:
+        return join_path(self.root, normalize_path(path))
 
     def publish(self, path: str, broadcast: BroadcastConsumer, hops: tuple[int, ...] = ()) -> None:
         """Make ``broadcast`` available at ``path`` until it closes or is unpublished."""
-        path = normalize_path(path)
-        old = self._entries.get(path)
+        full = self._full(path)
+        old = self._state.entries.get(full)
         if old is not None and old.watcher is not None:
             old.watcher.cancel()
         entry = _Entry(broadcast, hops)
-        self._entries[path] = entry
-        entry.watcher = asyncio.ensure_future(self._watch_close(path, entry))
-        self._broadcast(Announcement(path, True, hops))
+        self._state.entries[full] = entry
+        entry.watcher = asyncio.ensure_future(self._watch_close(full, entry))
+        self._notify(Announcement(full, True, hops))
 
-    async def _watch_close(self, path: str, entry: _Entry) -> None:
+    async def _watch_close(self, full: str, entry: _Entry) -> None:
         await asyncio.shield(entry.broadcast.closed)
-        self._remove(path, entry)
+        self._remove(full, entry)
 
     def unpublish(self, path: str, broadcast: BroadcastConsumer | None = None) -> None:
         """Remove the broadcast at ``path`` (only if it is ``broadcast``, when given)."""
-        entry = self._entries.get(normalize_path(path))
+        full = self._full(path)
+        entry = self._state.entries.get(full)
         if entry is not None and (broadcast is None or entry.broadcast is broadcast):
             if entry.watcher is not None:
                 entry.watcher.cancel()
-            self._remove(normalize_path(path), entry)
+            self._remove(full, entry)
 
-    def _remove(self, path: str, entry: _Entry) -> None:
-        if self._entries.get(path) is entry:
-            del self._entries[path]
-            self._broadcast(Announcement(path, False, entry.hops))
+    def _remove(self, full: str, entry: _Entry) -> None:
+        if self._state.entries.get(full) is entry:
+            del self._state.entries[full]
+            self._notify(Announcement(full, False, entry.hops))
 
-    def _broadcast(self, item: Announcement) -> None:
-        for watcher in list(self._watchers):
-            if strip_prefix(watcher.prefix, item.path) is not None:
-                watcher._push(item)
+    def _notify(self, item: Announcement) -> None:
+        for watcher in list(self._state.watchers):
+            watcher._offer(item)
 
     def consume(self, path: str) -> BroadcastConsumer | None:
         """The broadcast at ``path``, if active."""
-        entry = self._entries.get(normalize_path(path))
+        entry = self._state.entries.get(self._full(path))
         return entry.broadcast if entry else None
-
-    def hops(self, path: str) -> tuple[int, ...]:
-        """The hop list of the broadcast at ``path``."""
-        entry = self._entries.get(normalize_path(path))
-        return entry.hops if entry else ()
 
     def announced(self, prefix: str = "") -> AnnouncementConsumer:
         """Watch broadcasts under ``prefix`` (per path segment): the current set, then changes."""
-        watcher = AnnouncementConsumer(self, normalize_path(prefix))
-        for path, entry in sorted(self._entries.items()):
-            if strip_prefix(watcher.prefix, path) is not None:
-                watcher._push(Announcement(path, True, entry.hops))
-        self._watchers.add(watcher)
+        watcher = AnnouncementConsumer(self._state, self.root, normalize_path(prefix))
+        for full, entry in sorted(self._state.entries.items()):
+            watcher._offer(Announcement(full, True, entry.hops))
+        self._state.watchers.add(watcher)
         return watcher
 
     def paths(self, prefix: str = "") -> list[str]:
-        """Active broadcast paths under ``prefix``."""
-        prefix = normalize_path(prefix)
-        return sorted(p for p in self._entries if strip_prefix(prefix, p) is not None)
+        """Active broadcast paths under ``prefix``, relative to this view's root."""
+        full_prefix = self._full(prefix)
+        found = []
+        for full in self._state.entries:
+            if strip_prefix(full_prefix, full) is not None:
+                relative = strip_prefix(self.root, full)
+                assert relative is not None
+                found.append(relative)
+        return sorted(found)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import tempfile
 import time
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hang.session.session import MoqSession, new_origin_id
 from hang.transport import tls
 from hang.transport.base import Session
 from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
+from hang.wire.coding import normalize_path
 from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
 
 log = logging.getLogger("hang.relay")
@@ -97,6 +99,7 @@ class Relay:
     async def _run_session(self, transport: Session) -> None:
         session = MoqSession(transport, is_server=True, versions=self.config.versions,
                              publish=self.origin, subscribe=self.origin, origin_id=self.origin_id)
+        session.on_ready = self._scope
         opened = time.monotonic()
         try:
             await asyncio.wait_for(session.start(), HANDSHAKE_TIMEOUT)
@@ -110,7 +113,7 @@ class Relay:
         self._counts["sessions"] = len(self.sessions)
         self._counts["sessions_total"] += 1
         log.info("session open %s %s %s path=%s", transport.remote, transport.kind,
-                 session.version.label, transport.path or "/")
+                 session.version.label, urlsplit(session.path).path or "/")
         try:
             reason = await session.closed
         finally:
@@ -118,6 +121,15 @@ class Relay:
             self._counts["sessions"] = len(self.sessions)
         log.info("session closed %s %s code=%d%s after %.1fs", transport.remote, session.version.label,
                  reason.code, f" ({reason.reason})" if reason.reason else "", time.monotonic() - opened)
+
+    def _scope(self, session: MoqSession) -> None:
+        # As the official relay does, the path a client connects to is the root of everything it
+        # publishes and sees: "/anon" + "room/alice" is "anon/room/alice" on the relay.
+        root = normalize_path(urlsplit(session.path).path)
+        if root:
+            view = self.origin.scope(root)
+            session.publish_origin = view
+            session.subscribe_origin = view
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Stop listening and close every session, waiting at most ``timeout`` seconds."""

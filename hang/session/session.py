@@ -23,8 +23,11 @@ from hang.session.publisher import Publisher
 from hang.session.reader import StreamReader
 from hang.session.subscriber import Subscriber
 from hang.transport.base import RecvStream, SendStream, Session
-from hang.wire.constants import ALL_VERSIONS, BidiStream, UniStream, Version
+from hang.wire.constants import ALL_VERSIONS, BidiStream, SetupParam, UniStream, Version
 from hang.wire.messages import Goaway, Setup
+
+#: Seconds a lite-05 server waits for the client's SETUP stream.
+SETUP_TIMEOUT = 5.0
 
 BidiHandler = Callable[[SendStream, StreamReader], Awaitable[None]]
 
@@ -51,6 +54,11 @@ class MoqSession(Publisher, Subscriber):
         self.is_server = is_server
         self.versions = versions
         self.peer_setup: Setup | None = None
+        self._peer_setup: asyncio.Future[Setup] = asyncio.get_running_loop().create_future()
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        #: Called once the handshake is done and before any stream is served (the relay scopes
+        #: the session's origins to its path here).
+        self.on_ready: Callable[[MoqSession], None] | None = None
         self.goaway: str | None = None
         self._setup_stream: SetupStream | None = None
         self._bidi: dict[int, BidiHandler] = {
@@ -80,9 +88,28 @@ class MoqSession(Publisher, Subscriber):
         if version >= Version.LITE_05:
             path = transport.path if transport.kind == "quic" and not self.is_server else None
             await send_lite05_setup(transport, path=path or None, origin_id=self.origin_id)
+            if self.is_server:
+                # Like the Rust server: serve nobody before their SETUP (it carries the path on QUIC).
+                await asyncio.wait_for(asyncio.shield(self._peer_setup), SETUP_TIMEOUT)
+        if self.on_ready is not None:
+            self.on_ready(self)
+        self._ready.set_result(None)
         if self.subscribe_origin is not None:
             self.spawn(self.learn_broadcasts(""), "announcements")
         log.debug("%s: session up, %s", self.label, version.label)
+
+    @property
+    def path(self) -> str:
+        """The path (and query) the client connected to: the URL on WebTransport, SETUP on lite-05 QUIC."""
+        if self.transport.path:
+            return self.transport.path
+        if self.peer_setup is not None:
+            return self.peer_setup.text(SetupParam.PATH) or ""
+        return ""
+
+    async def wait_ready(self) -> None:
+        """Wait until the handshake finished and the session serves streams."""
+        await asyncio.shield(self._ready)
 
     def publish(self, path: str, broadcast: BroadcastConsumer) -> None:
         """Offer ``broadcast`` to the peer at ``path`` until it closes."""
@@ -108,7 +135,7 @@ class MoqSession(Publisher, Subscriber):
         if kind == BidiStream.CLIENT_SETUP and self.is_server:
             await self._serve_setup(send, reader)
             return
-        await self.wait_version()
+        await self.wait_ready()
         handler = self._bidi.get(kind)
         if handler is None:
             if self.version.uses_setup_exchange:
@@ -130,11 +157,13 @@ class MoqSession(Publisher, Subscriber):
             return
         await self.wait_version()
         if kind == UniStream.GROUP:
+            await self.wait_ready()
             await self.receive_group(recv, reader)
         elif kind == UniStream.SETUP and self.version >= Version.LITE_05:
-            if self.peer_setup is not None:
+            if self.peer_setup is not None or self._peer_setup.done():
                 raise UnexpectedMessage("second SETUP stream")
             self.peer_setup = await reader.required(Setup, self.version)
+            self._peer_setup.set_result(self.peer_setup)
         elif self.version.uses_setup_exchange:
             raise UnexpectedStream(f"unknown uni stream type {kind:#x}")
         else:
@@ -163,6 +192,9 @@ class MoqSession(Publisher, Subscriber):
         log.info("%s: peer is going away%s", self.label, f" (to {self.goaway})" if self.goaway else "")
 
     def on_closed(self) -> None:
+        for future in (self._ready, self._peer_setup):
+            if not future.done():
+                future.cancel()
         self.close_subscriptions()
 
     async def wait_closed(self) -> None:
