@@ -8,8 +8,12 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator
+from pathlib import Path
+
+from aioquic.quic.logger import QuicFileLogger
 
 from hang.session.client import ClientConfig
+from hang.transport.quic import TransportConfig
 from hang.wire.constants import ALL_VERSIONS, Version, parse_version
 
 
@@ -26,6 +30,16 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (twice for QUIC)")
     parser.add_argument("--versions", type=versions_arg, default=ALL_VERSIONS,
                         help="moq-lite versions to speak, most preferred first (e.g. 05,04,03)")
+    parser.add_argument("--quic-log", metavar="DIR", help="write a qlog file per QUIC connection into DIR")
+
+
+def transport_config(args: argparse.Namespace) -> TransportConfig:
+    """Transport settings from the common options (qlog)."""
+    config = TransportConfig()
+    if args.quic_log:
+        Path(args.quic_log).mkdir(parents=True, exist_ok=True)
+        config.quic_logger = QuicFileLogger(args.quic_log)
+    return config
 
 
 def add_client(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +56,8 @@ def add_client(parser: argparse.ArgumentParser) -> None:
 def client_config(args: argparse.Namespace) -> ClientConfig:
     """Build the client configuration from parsed options."""
     return ClientConfig(versions=args.versions, fingerprints=list(args.tls_fingerprint),
-                        tls_root=args.tls_root, tls_disable_verify=args.tls_disable_verify)
+                        tls_root=args.tls_root, tls_disable_verify=args.tls_disable_verify,
+                        transport=transport_config(args))
 
 
 def versions_arg(text: str) -> tuple[Version, ...]:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import time
 
-from hang.cli.common import add_common, stop_on_signals
+from hang.cli.common import add_common, stop_on_signals, transport_config
 from hang.errors import HangError
 from hang.model.broadcast import BroadcastProducer
 from hang.relay import Relay, RelayConfig
@@ -72,9 +72,11 @@ async def watch(url: str, config: ClientConfig, stop: asyncio.Event) -> int:
 
 async def run(args: argparse.Namespace) -> int:
     """Run everything until the duration passes or the user interrupts."""
-    async with Relay(RelayConfig(host="127.0.0.1", port=args.port, versions=args.versions)) as relay:
+    transport = transport_config(args)
+    async with Relay(RelayConfig(host="127.0.0.1", port=args.port, versions=args.versions,
+                                 transport=transport)) as relay:
         url = f"https://127.0.0.1:{relay.port}/"
-        config = ClientConfig(versions=args.versions, fingerprints=[relay.fingerprint])
+        config = ClientConfig(versions=args.versions, fingerprints=[relay.fingerprint], transport=transport)
         stop = asyncio.Event()
         with stop_on_signals(stop):
             publisher = asyncio.ensure_future(publish(url, config, stop))

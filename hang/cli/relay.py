@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from hang.cli.common import add_common, stop_on_signals
+from hang.cli.common import add_common, stop_on_signals, transport_config
 from hang.relay import Relay, RelayConfig
 
 
@@ -39,7 +39,7 @@ async def run(args: argparse.Namespace) -> int:
         raise ValueError("--tls-cert and --tls-key go together")
     host, port = parse_listen(args.listen)
     config = RelayConfig(host=host, port=port, certfile=args.tls_cert, keyfile=args.tls_key,
-                         versions=args.versions, http=not args.no_http)
+                         versions=args.versions, http=not args.no_http, transport=transport_config(args))
     relay = Relay(config)
     await relay.start()
     stop = asyncio.Event()

@@ -7,9 +7,9 @@ import contextlib
 import logging
 import tempfile
 import time
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hang.errors import HangError, ProtocolError
 from hang.model.origin import Origin
