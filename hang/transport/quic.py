@@ -276,6 +276,7 @@ class _Connection(QuicConnectionProtocol):
     def _on_first_path(self) -> None:
         if not self.remote and self._quic._network_paths:
             host, port = self._quic._network_paths[0].addr[:2]
+            host = host.removeprefix("::ffff:")
             self.remote = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
