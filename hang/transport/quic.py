@@ -283,6 +283,16 @@ class _Connection(QuicConnectionProtocol):
         super().datagram_received(data, addr)
         self._wake()
 
+    async def wait_connected(self) -> None:
+        # As aioquic's, but a handshake abandoned by a timeout must not log "exception never retrieved".
+        if self._connected:
+            return
+        if self._connected_waiter is None:
+            self._connected_waiter = self._loop.create_future()
+        waiter = self._connected_waiter
+        waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await asyncio.shield(waiter)
+
     def _wake(self) -> None:
         self._progress.set()
         self._progress = asyncio.Event()
@@ -577,8 +587,8 @@ async def dial(host: str, port: int, *, alpns: list[str], webtransport_path: str
         configuration.verify_mode = ssl.CERT_NONE
     elif tls.root:
         configuration.load_verify_locations(tls.root)
-    try:
-        async with contextlib.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
             conn = await asyncio.wait_for(
                 stack.enter_async_context(aioquic_connect(host, port, configuration=configuration,
                                                           create_protocol=_Connection)),
@@ -593,16 +603,18 @@ async def dial(host: str, port: int, *, alpns: list[str], webtransport_path: str
             else:
                 session = await asyncio.wait_for(
                     _webtransport_connect(conn, host, port, webtransport_path, protocols), timeout)
-            try:
-                yield session
-            finally:
-                session.close(0, "")
-                conn.transmit()
-                if session.kind == "webtransport":
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE)
-    except (TimeoutError, ConnectionError, OSError) as exc:
-        raise ConnectError(f"could not connect to {host}:{port}: {exc or 'timed out'}") from None
+        except TimeoutError:
+            raise ConnectError(f"could not connect to {host}:{port}: timed out after {timeout:g} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise ConnectError(f"could not connect to {host}:{port}: {exc}") from None
+        try:
+            yield session
+        finally:
+            session.close(0, "")
+            conn.transmit()
+            if session.kind == "webtransport":
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(conn.wait_closed(), CLOSE_GRACE)
 
 
 def _check_fingerprint(conn: _Connection, fingerprints: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks (not part of the hang package); see bench/README.md."""

@@ -1,0 +1,1 @@
+"""Hang media: the frame container, packaging encoded media into groups, and reading it back."""
