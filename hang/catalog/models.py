@@ -81,10 +81,10 @@ class VideoConfig(CatalogModel):
     description: Hex | None = None
     coded_width: U53 | None = None
     coded_height: U53 | None = None
-    display_aspect_width: U53 | None = Field(
-        None, validation_alias=AliasChoices("displayAspectWidth", "display_aspect_width", "displayRatioWidth"))
-    display_aspect_height: U53 | None = Field(
-        None, validation_alias=AliasChoices("displayAspectHeight", "display_aspect_height", "displayRatioHeight"))
+    display_aspect_width: U53 | None = Field(default=None, validation_alias=AliasChoices(
+        "displayAspectWidth", "display_aspect_width", "displayRatioWidth"))
+    display_aspect_height: U53 | None = Field(default=None, validation_alias=AliasChoices(
+        "displayAspectHeight", "display_aspect_height", "displayRatioHeight"))
     framerate: float | None = None
     bitrate: U53 | None = None
     optimize_for_latency: bool | None = None
@@ -128,10 +128,18 @@ class AudioSection(CatalogModel):
     priority: U8 | None = None
 
 
-class Catalog(CatalogModel):
-    """The current (official) catalog form; extra root sections are kept as they are."""
+class _KeepsExtras(CatalogModel):
+    """A root whose unknown sections survive a round trip byte for byte (nulls included)."""
 
     model_config = ConfigDict(extra="allow")
+
+    def dump(self) -> dict[str, Any]:
+        known = self.model_dump(by_alias=True, mode="json", exclude_none=True, exclude=set(self.model_extra or {}))
+        return {**known, **(self.model_extra or {})}
+
+
+class Catalog(_KeepsExtras):
+    """The current (official) catalog form; extra root sections are kept as they are."""
 
     video: VideoSection | None = None
     audio: AudioSection | None = None
@@ -158,10 +166,8 @@ class DraftAudio(CatalogModel):
     config: AudioConfig
 
 
-class DraftCatalog(CatalogModel):
+class DraftCatalog(_KeepsExtras):
     """The draft-lcurley-moq-hang-00 form: arrays of ``{track, config}``."""
-
-    model_config = ConfigDict(extra="allow")
 
     audio: list[DraftAudio] = Field(default_factory=list)
     video: list[DraftVideo] = Field(default_factory=list)

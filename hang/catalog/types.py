@@ -7,7 +7,7 @@ import binascii
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer, StrictInt
+from pydantic import BeforeValidator, Field, PlainSerializer, StrictInt, WithJsonSchema
 
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{2})*$")
 
@@ -32,10 +32,12 @@ def _from_base64(value: Any) -> Any:
 
 
 #: Bytes carried as a lowercase hex string (WebCodecs ``description``).
-Hex = Annotated[bytes, BeforeValidator(_from_hex), PlainSerializer(lambda b: b.hex(), return_type=str)]
+Hex = Annotated[bytes, BeforeValidator(_from_hex), PlainSerializer(lambda b: b.hex(), return_type=str),
+                WithJsonSchema({"type": "string", "pattern": "^([0-9a-fA-F]{2})*$", "contentEncoding": "base16"})]
 #: Bytes carried as base64 (the CMAF ``init`` segment, the only base64 field).
 Base64 = Annotated[bytes, BeforeValidator(_from_base64),
-                   PlainSerializer(lambda b: base64.b64encode(b).decode(), return_type=str)]
+                   PlainSerializer(lambda b: base64.b64encode(b).decode(), return_type=str),
+                   WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
 #: A JSON integer that JavaScript represents exactly (0 .. 2^53 - 1); strings and floats are refused.
 U53 = Annotated[StrictInt, Field(ge=0, le=(1 << 53) - 1)]
 #: A priority byte.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from dataclasses import dataclass
 
 from hang.errors import HangError
@@ -30,8 +30,8 @@ class GroupProducer:
 
     def __init__(self, sequence: int) -> None:
         self.sequence = sequence
-        #: Event-loop time the group was created, to tell how far behind a reader is.
-        self.created = asyncio.get_running_loop().time()
+        #: Monotonic time the group was created, to tell how far behind a reader is.
+        self.created = time.monotonic()
         self.frames: list[Frame] = []
         self.size = 0
         self.done = False

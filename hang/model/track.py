@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -161,7 +161,7 @@ class TrackConsumer:
             if waiting:
                 group = waiting[0]
                 if skip_after is not None and len(waiting) > 1:
-                    now = asyncio.get_running_loop().time()
+                    now = time.monotonic()
                     if any(newer.created <= now - skip_after for newer in waiting[1:]):
                         group = waiting[-1]
                 self._cursor = group.sequence + 1
