@@ -141,7 +141,7 @@ def _traf(data: bytes, start: int, end: int, moof_start: int, scales: dict[int, 
             if offset + size > len(data):
                 raise MediaError("CMAF sample overruns the fragment")
             pts = max(0, decode_time + cto)
-            samples.append(Sample(pts * 1_000_000 // timescale, not sample_flags & 0x10000,
+            samples.append(Sample((pts * 1_000_000 + timescale // 2) // timescale, not sample_flags & 0x10000,
                                   data[offset : offset + size]))
             offset += size
             decode_time += duration

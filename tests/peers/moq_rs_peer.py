@@ -66,6 +66,17 @@ def describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {details if details is not None else err}".replace("\n", " ")
 
 
+def error_text(err: BaseException) -> str:
+    """The library's own message (``str()`` of a MoqError is the repr of its fields)."""
+    details = moq.protocol_error(err)
+    if details is not None:
+        return str(details.message)
+    values = getattr(err, "_values", None)
+    if isinstance(values, tuple) and values and all(isinstance(value, str) for value in values):
+        return ", ".join(values)
+    return str(err)
+
+
 def read_stdin(loop: asyncio.AbstractEventLoop, *, until_eof: bool) -> asyncio.Future[str]:
     """Resolve with the next stdin line ("" at EOF), or with ``until_eof`` only at EOF.
 
@@ -502,7 +513,7 @@ async def cmd_subscribe_media(args: argparse.Namespace, state: dict[str, int]) -
                 log(f"catalog rejected: {describe(err)}")
                 with contextlib.suppress(moq.Error, TimeoutError):
                     await asyncio.wait_for(read_raw_catalog(broadcast), 2.0)
-                emit("error", message=describe(err), text=str(err), stage="catalog")
+                emit("error", message=describe(err), text=error_text(err), stage="catalog")
                 return False
             emit("catalog", json=catalog_json(catalog))
             await read_raw_catalog(broadcast)
@@ -556,7 +567,7 @@ async def cmd_subscribe_media(args: argparse.Namespace, state: dict[str, int]) -
         try:
             ok = await first(follow(), closed, failure="session closed by the peer")
         except (moq.Error, ConnectionError) as err:
-            emit("error", message=describe(err), text=str(err))
+            emit("error", message=describe(err), text=error_text(err))
             log(f"subscribe-media failed: {describe(err)}")
         finally:
             watcher.cancel()
