@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -198,3 +199,28 @@ async def test_catalog_merge_patch_frames_are_applied() -> None:
 async def _take(iterator, count):  # type: ignore[no-untyped-def]
     for _ in range(count):
         yield await asyncio.wait_for(iterator.__anext__(), 1)
+
+
+async def test_catalog_updates_reach_a_subscriber_through_the_relay(relay: Any) -> None:
+    from tests.conftest import client_config, url
+
+    config = client_config(relay)
+    async with hang.connect(url(relay), config) as pub, hang.connect(url(relay), config) as sub:
+        broadcast = hang.BroadcastProducer()
+        producer = CatalogProducer(broadcast, sample_catalog(320))
+        pub.publish("room/cat.hang", broadcast.consume())
+        async for item in sub.announced("room"):
+            if item.path == "room/cat.hang":
+                break
+        consumer = CatalogConsumer(await sub.subscribe("room/cat.hang", "catalog.json"))
+        updates = consumer.updates()
+        first = await asyncio.wait_for(updates.__anext__(), 5)
+        assert first.video is not None and first.video.renditions["video"].coded_width == 320
+        producer.update(sample_catalog(1280))  # a resolution change
+        second = await asyncio.wait_for(updates.__anext__(), 5)
+        assert second.video is not None and second.video.renditions["video"].coded_width == 1280
+        producer.catalog.audio = AudioSection(renditions={"audio": AudioConfig(  # a track added
+            codec="opus", sample_rate=48000, number_of_channels=2)})
+        producer.update()
+        third = await asyncio.wait_for(updates.__anext__(), 5)
+        assert third.audio is not None and list(third.audio.renditions) == ["audio"]

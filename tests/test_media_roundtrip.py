@@ -135,3 +135,44 @@ def test_packager_drops_delta_frames_before_the_first_keyframe() -> None:
     assert packager.dropped == 1
     assert [[f.payload for f in g.frames] for g in track.groups] == [
         [b"\x80\x00\x80\xe8key", b"\x80\x01\x01\xd0delta"], [b"\x80\x01\x82\xb8key2"]]
+
+
+@pytest.mark.parametrize("form", ["avc1", "avc3"])
+def test_h264_from_a_file_avcc_is_packaged_in_either_form(form: str, tmp_path: Any) -> None:
+    # Files carry AVCC (length-prefixed NAL units) with an avcC record; encoders emit Annex-B.
+    import av
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=FPS, options={"tune": "zerolatency", "g": "10"})
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for index in range(20):
+            frame = av.VideoFrame.from_ndarray(picture(index), format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    with av.open(str(path)) as source:
+        video = source.streams.video[0]
+        avcc = bytes(video.codec_context.extradata)
+        packets = [EncodedPacket.from_av(p) for p in source.demux(video) if p.size]
+    assert not packets[0].payload.startswith(b"\x00\x00\x00\x01")  # really AVCC input
+    normalizer = H264Normalizer(form, avcc=avcc)  # type: ignore[arg-type]
+    track = hang.TrackProducer("video")
+    packager = VideoPackager(track, normalizer)
+    for packet in packets:
+        packager.push(packet)
+    config = video_config("h264", packets[0].payload, width=WIDTH, height=HEIGHT, extradata=avcc,
+                          h264_output=form, avcc=normalizer.description)
+    assert config.codec.startswith(form + ".")
+    decoder = Decoder(config)
+    reader = MediaReader()
+    decoded = []
+    for group in track.groups:
+        for index, frame in enumerate(group.frames):
+            for unit in reader.unwrap(frame.payload, group.sequence, index == 0):
+                decoded += decoder.decode(unit.payload, unit.timestamp_us)
+    decoded += decoder.flush()
+    assert decoder.errors == 0 and len(decoded) == 20
+    assert [len(g.frames) for g in track.groups] == [10, 10]
+    for frame in decoded:
+        assert psnr(frame.to_ndarray(format="rgb24"), picture(round(frame.pts * FPS / 1_000_000))) > 28

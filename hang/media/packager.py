@@ -40,7 +40,7 @@ class H264Normalizer:
 
     ``avc3``: Annex-B with SPS/PPS in front of every keyframe (what encoders emit).
     ``avc1``: 4-byte length prefixes, parameter sets out of band in :attr:`description` (avcC).
-    Input may be either form; AVCC input needs the avcC it came with (files).
+    Input is Annex-B, or AVCC when the avcC it came with is given (files).
     """
 
     def __init__(self, output: Literal["avc1", "avc3"], avcc: bytes | None = None) -> None:
@@ -57,7 +57,8 @@ class H264Normalizer:
         return h264.AvcConfig(tuple(self.sps[:1]), tuple(self.pps[:1])).build()
 
     def __call__(self, payload: bytes, keyframe: bool) -> bytes:
-        if h264.is_annexb(payload) or self.input_config is None:
+        # With an avcC the input is AVCC (a length prefix may well begin 00 00 01); without, Annex-B.
+        if self.input_config is None:
             nals = h264.split_annexb(payload)
         else:
             nals = h264.split_avcc(payload, self.input_config.length_size)

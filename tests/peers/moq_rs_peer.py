@@ -29,7 +29,10 @@ client's announcement iterator outlives its session, so ``session.closed()`` is 
 process exiting right after closing a client sends no CONNECTION_CLOSE, hence ``CLOSE_GRACE``.
 The media producers group video at its own keyframes (no ``cut()`` needed) but audio only on
 ``cut()``; the generated catalog is withheld while a video rendition waits for its first keyframe
-(a ``VideoHint`` does not change that), so subscribers see no catalog before video flows.
+(a ``VideoHint`` does not change that), so subscribers see no catalog before video flows; it is then
+republished about once a second with measured bitrates, and with no renditions once the tracks finish.
+Each video group ends with an empty-payload frame (legacy container: just the timestamp of the next
+keyframe, or last + frame duration - 1 at the end), which ``subscribe_media`` delivers as a 0-byte frame.
 """
 
 from __future__ import annotations
@@ -410,7 +413,8 @@ async def cmd_publish_media(args: argparse.Namespace) -> int:
                     sent["audio_frames"] += 1
 
             loop = asyncio.get_running_loop()
-            video_total, audio_total = round(args.seconds * args.fps), round(args.seconds * 50)
+            video_total = round(args.seconds * args.fps)
+            audio_total = round(args.seconds * AudioSource.RATE / AudioSource.SAMPLES)
             start, v, a = loop.time(), 0, 0
             while v < video_total or a < audio_total:
                 video_at = v / args.fps if v < video_total else math.inf
