@@ -171,3 +171,26 @@ async def test_moq_rs_connection_path_is_the_root(scheme: str) -> None:
             assert relay.origin.paths() == ["anon/room/erin.hang"]
     finally:
         await relay.stop()
+
+
+async def test_killed_publisher_is_unannounced_within_about_a_second() -> None:
+    relay = await hang_relay(Version.LITE_04)
+    try:
+        target = f"https://127.0.0.1:{relay.port}/"
+        config = hang.ClientConfig(versions=(Version.LITE_04,), fingerprints=[relay.fingerprint])
+        async with hang.connect(target, config) as sub, \
+                peer("publish", target, "--fingerprint", relay.fingerprint, "--name", "room/gone.hang",
+                     "--track", "chat", "--frames", "1", "--groups-of", "1", "--interval-ms", "10",
+                     "--wait-stdin") as pub:
+            announcements = sub.announced("room")
+            await pub.expect("announced")
+            await next_active(announcements, "room/gone.hang", timeout=10)
+            loop = asyncio.get_running_loop()
+            pub.process.kill()  # no goodbye: the relay must notice the silence
+            killed = loop.time()
+            await next_active(announcements, "room/gone.hang", active=False, timeout=5)
+            elapsed = loop.time() - killed
+            print(f"unannounced {elapsed:.2f} s after the publisher was killed")
+            assert elapsed < 1.5
+    finally:
+        await relay.stop()

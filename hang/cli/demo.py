@@ -73,6 +73,7 @@ async def watch(url: str, config: ClientConfig, stop: asyncio.Event) -> int:
 async def run(args: argparse.Namespace) -> int:
     """Run everything until the duration passes or the user interrupts."""
     transport = transport_config(args)
+    transport.idle_timeout = 1.0
     async with Relay(RelayConfig(host="127.0.0.1", port=args.port, versions=args.versions,
                                  transport=transport)) as relay:
         url = f"https://127.0.0.1:{relay.port}/"

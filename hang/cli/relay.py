@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--tls-cert", type=Path, help="certificate chain (PEM); default: generate one")
     parser.add_argument("--tls-key", type=Path, help="private key (PEM) for --tls-cert")
     parser.add_argument("--no-http", action="store_true", help="do not serve HTTP on TCP")
+    parser.add_argument("--idle-timeout", type=float, default=1.0, metavar="SECONDS",
+                        help="drop a silent peer after this long (PINGs keep live ones up; default 1.0)")
     add_common(parser)
     parser.set_defaults(run=run)
 
@@ -38,8 +40,10 @@ async def run(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
     host, port = parse_listen(args.listen)
+    transport = transport_config(args)
+    transport.idle_timeout = args.idle_timeout
     config = RelayConfig(host=host, port=port, certfile=args.tls_cert, keyfile=args.tls_key,
-                         versions=args.versions, http=not args.no_http, transport=transport_config(args))
+                         versions=args.versions, http=not args.no_http, transport=transport)
     relay = Relay(config)
     await relay.start()
     stop = asyncio.Event()

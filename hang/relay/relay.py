@@ -38,7 +38,9 @@ class RelayConfig:
     versions: tuple[Version, ...] = ALL_VERSIONS
     #: Serve the HTTP side (certificate fingerprint, announced list, health) on TCP, same port.
     http: bool = True
-    transport: TransportConfig = field(default_factory=TransportConfig)
+    #: A short idle timeout (kept alive by PINGs) so a dropped peer is noticed, and its broadcasts
+    #: unannounced, within about a second.
+    transport: TransportConfig = field(default_factory=lambda: TransportConfig(idle_timeout=1.0))
 
 
 class Relay:

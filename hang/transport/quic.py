@@ -27,6 +27,7 @@ from aioquic.h3.events import H3Event, HeadersReceived, WebTransportStreamDataRe
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import (
     ConnectionTerminated,
+    HandshakeCompleted,
     ProtocolNegotiated,
     QuicEvent,
     StopSendingReceived,
@@ -269,6 +270,7 @@ class _Connection(QuicConnectionProtocol):
         self._transmit_scheduled = False
         self._capsules: dict[int, bytearray] = {}
         self._peer_max: dict[int, int] = {}
+        self._ping_uid = 0
         self.remote = ""
 
     # -- plumbing used by streams and sessions -------------------------------------------------
@@ -378,7 +380,19 @@ class _Connection(QuicConnectionProtocol):
 
     # -- events --------------------------------------------------------------------------------
 
+    def _keepalive(self) -> None:
+        # PING at a quarter of the negotiated idle timeout, so a live peer never times out and a dead
+        # one is noticed within that timeout.
+        if self._closed.is_set():
+            return
+        self._ping_uid += 1
+        self._quic.send_ping(self._ping_uid)
+        self.transmit()
+        self._loop.call_later(self._quic._idle_timeout() / 4, self._keepalive)
+
     def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, HandshakeCompleted):
+            self._loop.call_later(self._quic._idle_timeout() / 4, self._keepalive)
         if isinstance(event, ProtocolNegotiated):
             self._on_first_path()
             self._on_negotiated(event.alpn_protocol or "")
