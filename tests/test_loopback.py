@@ -194,3 +194,16 @@ async def test_connection_path_is_the_root(relay: Relay, scheme: str) -> None:
         await writer
         assert numbers == list(range(numbers[0], numbers[0] + 10))
         assert relay.origin.paths() == ["anon/room/a"]
+
+
+async def test_relay_shutdown_sends_goaway() -> None:
+    from hang.relay import RelayConfig
+
+    relay = Relay(RelayConfig(host="127.0.0.1", port=0))
+    await relay.start()
+    async with hang.connect(url(relay), client_config(relay, hang.Version.LITE_04)) as session:
+        await asyncio.sleep(0.1)
+        await relay.stop()
+        await asyncio.wait_for(session.going_away.wait(), 2)
+        assert session.goaway == ""
+        await asyncio.wait_for(session.wait_closed(), 2)

@@ -137,7 +137,11 @@ class Relay:
         """Stop listening and close every session, waiting at most ``timeout`` seconds."""
         if self._http is not None:
             self._http.close()
-        for session in list(self.sessions):
+        sessions = list(self.sessions)
+        await asyncio.gather(*(s.send_goaway() for s in sessions), return_exceptions=True)
+        if sessions:
+            await asyncio.sleep(0.05)  # let the GOAWAYs leave before the close
+        for session in sessions:
             session.close(0, "relay shutting down")
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=timeout)

@@ -59,7 +59,9 @@ class MoqSession(Publisher, Subscriber):
         #: Called once the handshake is done and before any stream is served (the relay scopes
         #: the session's origins to its path here).
         self.on_ready: Callable[[MoqSession], None] | None = None
+        #: The reconnect URI from the peer's GOAWAY ("" = none given); set with :attr:`going_away`.
         self.goaway: str | None = None
+        self.going_away = asyncio.Event()
         self._setup_stream: SetupStream | None = None
         self._bidi: dict[int, BidiHandler] = {
             BidiStream.ANNOUNCE: self.serve_announce,
@@ -189,7 +191,16 @@ class MoqSession(Publisher, Subscriber):
     async def _receive_goaway(self, send: SendStream, reader: StreamReader) -> None:
         message = await reader.message(Goaway, self.version)
         self.goaway = message.uri if message else ""
+        self.going_away.set()
         log.info("%s: peer is going away%s", self.label, f" (to {self.goaway})" if self.goaway else "")
+
+    async def send_goaway(self, uri: str = "") -> None:
+        """Tell the peer we are going away (lite-04+), optionally where to reconnect."""
+        if self.closed.done() or not self._ready.done() or self.version < Version.LITE_04:
+            return
+        send, _ = await self.transport.open_bi()
+        self.send_message(send, Goaway(uri), kind=BidiStream.GOAWAY)
+        send.finish()
 
     def on_closed(self) -> None:
         for future in (self._ready, self._peer_setup):
