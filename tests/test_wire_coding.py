@@ -1,12 +1,10 @@
 """Primitive codecs of hang.wire.coding and the helpers of hang.wire.constants.
 
-Byte forms follow /work/shared/docs/moq-lite.md sections 3 (encodings), 1 (versions) and 12
+Byte forms follow the moq-lite protocol notes (docs/moq-lite.md) sections 3 (encodings), 1 (versions) and 12
 (WebTransport error-code mapping).
 """
 
 from __future__ import annotations
-
-import re
 
 import pytest
 from hypothesis import given
@@ -40,22 +38,7 @@ from hang.wire.constants import (
     parse_version,
     to_wt_code,
 )
-
-_TOKEN = re.compile(r'\s*(?:"([^"]*)"|([0-9a-fA-F]+))')
-
-
-def hexb(spec: str) -> bytes:
-    """``'02 16 "ab" c0000000ff0dad02'`` -> bytes: hex tokens (any even length) and quoted UTF-8 text."""
-    out = bytearray()
-    pos = 0
-    spec = spec.rstrip()
-    while pos < len(spec):
-        match = _TOKEN.match(spec, pos)
-        assert match is not None, f"bad hexb spec at {spec[pos:]!r}"
-        text, hexdigits = match.groups()
-        out += text.encode("utf-8") if text is not None else bytes.fromhex(hexdigits)
-        pos = match.end()
-    return bytes(out)
+from tests.wire_util import hexb
 
 
 def body(data: bytes) -> Buffer:

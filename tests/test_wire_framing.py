@@ -14,7 +14,6 @@ vector is checked
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,32 +64,10 @@ from hang.wire.messages import (
     subscribe_reply_class,
     subscribe_reply_type,
 )
+from tests.wire_util import ALL, PRE5, SETUP_ERA, V1, V2, V3, V4, V5, V45, V345, hexb
 
-V1, V2, V3, V4, V5 = (Version.LITE_01, Version.LITE_02, Version.LITE_03, Version.LITE_04, Version.LITE_05)
-ALL = (V1, V2, V3, V4, V5)
-SETUP_ERA = (V1, V2)
-PRE5 = (V1, V2, V3, V4)
-V34 = (V3, V4)
-V345 = (V3, V4, V5)
-V45 = (V4, V5)
 ORIGIN = 0x0E1DD2A48F8E56
 ACTIVE, ENDED = AnnounceStatus.ACTIVE, AnnounceStatus.ENDED
-
-_TOKEN = re.compile(r'\s*(?:"([^"]*)"|([0-9a-fA-F]+))')
-
-
-def hexb(spec: str) -> bytes:
-    """``'02 16 "ab" c0000000ff0dad02'`` -> bytes: hex tokens (any even length) and quoted UTF-8 text."""
-    out = bytearray()
-    pos = 0
-    spec = spec.rstrip()
-    while pos < len(spec):
-        match = _TOKEN.match(spec, pos)
-        assert match is not None, f"bad hexb spec at {spec[pos:]!r}"
-        text, hexdigits = match.groups()
-        out += text.encode("utf-8") if text is not None else bytes.fromhex(hexdigits)
-        pos = match.end()
-    return bytes(out)
 
 
 def _catalog(size: int) -> bytes:

@@ -1,4 +1,4 @@
-"""Message bodies of hang.wire.messages against the bytes in /work/shared/docs/moq-lite.md.
+"""Message bodies of hang.wire.messages against the bytes in the moq-lite protocol notes (docs/moq-lite.md).
 
 Every vector is checked in both directions at every version it applies to: the framed bytes
 (``v(len) body``) decode to the dataclass, and the dataclass encodes to exactly those bytes.
@@ -8,7 +8,6 @@ from the hand-checked list there or from the layouts of sections 5-11.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,34 +43,13 @@ from hang.wire.messages import (
     subscribe_reply_class,
     subscribe_reply_type,
 )
-
-V1, V2, V3, V4, V5 = (Version.LITE_01, Version.LITE_02, Version.LITE_03, Version.LITE_04, Version.LITE_05)
-ALL = (V1, V2, V3, V4, V5)
-SETUP_ERA = (V1, V2)
-V34 = (V3, V4)
-V345 = (V3, V4, V5)
-V45 = (V4, V5)
+from tests.wire_util import ALL, SETUP_ERA, V1, V2, V3, V4, V5, V34, V45, V345, hexb
 
 #: The moq-ffi server's origin id as captured in section 14 (`c00e1dd2a48f8e56`).
 ORIGIN = 0x0E1DD2A48F8E56
 
 ACTIVE, ENDED, RESTART = AnnounceStatus.ACTIVE, AnnounceStatus.ENDED, AnnounceStatus.RESTART
 
-_TOKEN = re.compile(r'\s*(?:"([^"]*)"|([0-9a-fA-F]+))')
-
-
-def hexb(spec: str) -> bytes:
-    """``'02 16 "ab" c0000000ff0dad02'`` -> bytes: hex tokens (any even length) and quoted UTF-8 text."""
-    out = bytearray()
-    pos = 0
-    spec = spec.rstrip()
-    while pos < len(spec):
-        match = _TOKEN.match(spec, pos)
-        assert match is not None, f"bad hexb spec at {spec[pos:]!r}"
-        text, hexdigits = match.groups()
-        out += text.encode("utf-8") if text is not None else bytes.fromhex(hexdigits)
-        pos = match.end()
-    return bytes(out)
 
 
 def test_hexb() -> None:

@@ -136,54 +136,27 @@ def av1_codec(data: bytes) -> str:
     profile = bits.read(3)
     bits.read(1)  # still_picture
     reduced = bits.read(1)
-    tier = 0
+    level, tier = 0, 0
     if reduced:
         level = bits.read(5)
     else:
-        decoder_model = False
         delay_length = 0
+        decoder_model = False
         if bits.read(1):  # timing_info_present_flag
             bits.read(64)
-            if bits.read(1):
-                bits.uvlc()
-            decoder_model = bool(bits.read(1))
-            if decoder_model:
-                delay_length = bits.read(5) + 1
-                bits.read(32 + 5 + 5)
-        bits.read(1)  # initial_display_delay_present_flag (only op 0 is read, before it matters)
-        bits.read(5)  # operating_points_cnt_minus_1
-        bits.read(12)
-        level = bits.read(5)
-        tier = bits.read(1) if level > 7 else 0
-        del decoder_model, delay_length
-    depth = _av1_depth(profile, data)
-    return f"av01.{profile}.{level:02d}{'H' if tier else 'M'}.{depth:02d}"
-
-
-def _av1_depth(profile: int, data: bytes) -> int:
-    """Bit depth from the sequence header's color_config (needs a full walk of the header)."""
-    bits = _Bits(av1_sequence_header(data))
-    bits.read(3)
-    bits.read(1)
-    reduced = bits.read(1)
-    if reduced:
-        bits.read(5)
-    else:
-        delay_length = 0
-        decoder_model = False
-        if bits.read(1):
-            bits.read(64)
-            if bits.read(1):
+            if bits.read(1):  # equal_picture_interval
                 bits.uvlc()
             decoder_model = bool(bits.read(1))
             if decoder_model:
                 delay_length = bits.read(5) + 1
                 bits.read(32 + 5 + 5)
         display_delay = bits.read(1)
-        for _ in range(bits.read(5) + 1):
-            bits.read(12)
-            if bits.read(5) > 7:
-                bits.read(1)
+        for point in range(bits.read(5) + 1):
+            bits.read(12)  # operating_point_idc
+            point_level = bits.read(5)
+            point_tier = bits.read(1) if point_level > 7 else 0
+            if point == 0:  # the codec string names operating point 0
+                level, tier = point_level, point_tier
             if decoder_model and bits.read(1):
                 bits.read(2 * delay_length + 1)
             if display_delay and bits.read(1):
@@ -206,6 +179,5 @@ def _av1_depth(profile: int, data: bytes) -> int:
             bits.read(3)
     bits.read(3)  # enable_superres, enable_cdef, enable_restoration
     high = bits.read(1)
-    if profile == 2 and high:
-        return 12 if bits.read(1) else 10
-    return 10 if high else 8
+    depth = (12 if bits.read(1) else 10) if profile == 2 and high else (10 if high else 8)
+    return f"av01.{profile}.{level:02d}{'H' if tier else 'M'}.{depth:02d}"
