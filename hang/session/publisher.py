@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from hang.errors import ErrorCode, HangError, NotFound
+from hang.model.broadcast import BroadcastConsumer
 from hang.model.group import GroupAborted, GroupConsumer
 from hang.model.track import TrackClosed, TrackConsumer
 from hang.session.base import SessionBase, discard, finish_quietly, reset_quietly
@@ -96,15 +97,18 @@ class Publisher(SessionBase):
             active.discard(path)
             self.send_message(send, Announce(AnnounceStatus.ENDED, suffix, ()))
 
+    def _broadcast(self, path: str) -> BroadcastConsumer:
+        broadcast = self.publish_origin.consume(path)
+        if broadcast is None:
+            raise NotFound(f"no broadcast {path!r}")
+        return broadcast
+
     async def serve_subscribe(self, send: SendStream, reader: StreamReader) -> None:
         """Serve one SUBSCRIBE: reply, then deliver groups on uni streams until cancelled or ended."""
         version = self.version
         request = await reader.required(Subscribe, version)
-        broadcast = self.publish_origin.consume(request.broadcast)
         try:
-            if broadcast is None:
-                raise NotFound(f"no broadcast {request.broadcast!r}")
-            track = await broadcast.subscribe(request.track)
+            track = await self._broadcast(request.broadcast).subscribe(request.track)
         except NotFound:
             reset_quietly(send, ErrorCode.NOT_FOUND)
             return
@@ -172,11 +176,8 @@ class Publisher(SessionBase):
     async def serve_track(self, send: SendStream, reader: StreamReader) -> None:
         """lite-05 TRACK: answer with the track's TRACK_INFO."""
         request = await reader.required(TrackRequest, self.version)
-        broadcast = self.publish_origin.consume(request.broadcast)
         try:
-            if broadcast is None:
-                raise NotFound(request.broadcast)
-            info = await broadcast.track_info(request.track)
+            info = await self._broadcast(request.broadcast).track_info(request.track)
         except NotFound:
             reset_quietly(send, ErrorCode.NOT_FOUND)
             return
@@ -186,11 +187,8 @@ class Publisher(SessionBase):
     async def serve_fetch(self, send: SendStream, reader: StreamReader) -> None:
         """lite-05 FETCH: send one cached group as bare frames, or reset if it is gone."""
         request = await reader.required(Fetch, self.version)
-        broadcast = self.publish_origin.consume(request.broadcast)
         try:
-            if broadcast is None:
-                raise NotFound(request.broadcast)
-            track = await broadcast.subscribe(request.track)
+            track = await self._broadcast(request.broadcast).subscribe(request.track)
         except NotFound:
             reset_quietly(send, ErrorCode.NOT_FOUND)
             return
