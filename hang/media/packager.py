@@ -57,6 +57,8 @@ class H264Normalizer:
         return h264.AvcConfig(tuple(self.sps[:1]), tuple(self.pps[:1])).build()
 
     def __call__(self, payload: bytes, keyframe: bool) -> bytes:
+        if self.output == "avc1" and self.input_config is not None and self.input_config.length_size == 4:
+            return payload  # already what avc1 carries: pass the file's bytes through untouched
         # With an avcC the input is AVCC (a length prefix may well begin 00 00 01); without, Annex-B.
         if self.input_config is None:
             nals = h264.split_annexb(payload)

@@ -54,6 +54,8 @@ class TrackProducer:
         self.consumers = 0
         #: Called once when the last consumer goes away (used to cancel upstream subscriptions).
         self.on_unused: Callable[[], None] | None = None
+        #: Called whenever a consumer starts reading (a publisher may offer a fresh keyframe).
+        self.on_consume: Callable[[], None] | None = None
         self._next_sequence = 0
         self._notify = Notify()
 
@@ -120,6 +122,8 @@ class TrackProducer:
     def consume(self) -> TrackConsumer:
         """A reader starting at the newest group."""
         self.consumers += 1
+        if self.on_consume is not None:
+            self.on_consume()
         return TrackConsumer(self)
 
     def release(self) -> None:

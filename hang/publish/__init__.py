@@ -1,0 +1,1 @@
+"""Publishing media as a Hang broadcast: sources, encoders, packagers, catalog, and the connection."""
