@@ -94,6 +94,7 @@ async def run(args: argparse.Namespace) -> int:
         counts: Counter[str] = Counter()
         broadcast = MediaBroadcast()
         source = FilePublisher(args.file, broadcast, loop=True, progress=False)
+        broadcast.expect = {entry.name for entry in source.streams.values()}
         with stop_on_signals(stop):
             tasks = [asyncio.ensure_future(keep_published(url, config, BROADCAST, broadcast, stop)),
                      asyncio.ensure_future(source.run(stop)),

@@ -33,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     source.add_argument("--screen", nargs="?", const="", metavar="DISPLAY", help="screen capture (x11grab on Linux)")
     source.add_argument("--mic", nargs="?", const="", metavar="DEVICE", help="microphone (PortAudio device)")
     source.add_argument("--file", type=Path, help="a media file; H.264/AAC/Opus/VP8/VP9/AV1 pass through")
+    source.add_argument("--input-format", metavar="FORMAT",
+                        help="FFmpeg input format for --camera/--screen (default: v4l2/x11grab, avfoundation, "
+                             "dshow/gdigrab by platform; e.g. lavfi for a synthetic source)")
     source.add_argument("--list-devices", action="store_true", help="list audio and video devices and exit")
     media = parser.add_argument_group("encoding")
     media.add_argument("--size", default="1280x720", help="capture size WxH (default 1280x720)")
@@ -86,10 +89,13 @@ def open_sources(args: argparse.Namespace) -> tuple[Any, Any]:
         audio = capture.TestPatternAudio(args.tone)
     if args.camera is not None:
         video = capture.DeviceVideoSource(args.camera or capture.default_device("camera"),
-                                          capture.input_format_for("camera"), size=args.size, fps=args.fps)
+                                          args.input_format or capture.input_format_for("camera"),
+                                          size=None if args.input_format == "lavfi" else args.size, fps=args.fps
+                                          if args.input_format != "lavfi" else None)
     if args.screen is not None:
         video = capture.DeviceVideoSource(args.screen or capture.default_device("screen"),
-                                          capture.input_format_for("screen"), size=args.size, fps=args.fps)
+                                          args.input_format or capture.input_format_for("screen"),
+                                          size=args.size, fps=args.fps)
     if args.mic is not None:
         device: str | int | None = args.mic or None
         if isinstance(device, str) and device.isdigit():
@@ -108,17 +114,19 @@ async def run(args: argparse.Namespace) -> int:
         raise MediaError("choose a source: --test-pattern, --camera, --screen, --mic or --file")
     if args.file and any(chosen[:4]):
         raise MediaError("--file cannot be combined with live sources")
-    broadcast = MediaBroadcast()
     stop = asyncio.Event()
     tasks: list[asyncio.Future[None]] = []
     on_connected: Callable[[], None] | None = None  # a file passes through as it is
     with stop_on_signals(stop):
         if args.file:
+            broadcast = MediaBroadcast()
             publisher = FilePublisher(args.file, broadcast, fast=args.fast, loop=args.loop,
                                       progress=not args.no_progress)
+            broadcast.expect = {entry.name for entry in publisher.streams.values()}
             tasks.append(asyncio.ensure_future(_until_done(publisher.run(stop), stop)))
         else:
             video, audio = open_sources(args)
+            broadcast = MediaBroadcast({kind for kind, source in (("video", video), ("audio", audio)) if source})
             if video is not None:
                 encoder = VideoEncoder(args.video_codec, bitrate=args.bitrate, framerate=args.fps,
                                        keyframe_interval=args.keyframe_interval)

@@ -18,11 +18,17 @@ FRESH_KEYFRAME_AFTER = 0.5
 class MediaBroadcast:
     """Tracks and catalog of one broadcast; renditions are added as their configs become known."""
 
-    def __init__(self) -> None:
+    def __init__(self, expect: set[str] | None = None) -> None:
         self.producer = BroadcastProducer()
         self.catalog = CatalogProducer(self.producer)
         self.packagers: dict[str, VideoPackager | AudioPackager] = {}
         self.bytes_sent = 0
+        #: Renditions the first catalog waits for, so that a viewer sees the whole broadcast at once.
+        self.expect = set(expect or ())
+
+    def _publish_catalog(self) -> None:
+        if self.expect <= set(self.packagers):
+            self.catalog.update()
 
     def add_video(self, name: str, config: VideoConfig, normalizer: H264Normalizer | None = None,
                   *, on_keyframe_wanted: Callable[[], None] | None = None) -> VideoPackager:
@@ -43,7 +49,7 @@ class MediaBroadcast:
         if catalog.video is None:
             catalog.video = VideoSection(renditions={}, priority=PRIORITY_VIDEO)
         catalog.video.renditions[name] = config
-        self.catalog.update()
+        self._publish_catalog()
         return packager
 
     def add_audio(self, name: str, config: AudioConfig, group_ms: int = 0) -> AudioPackager:
@@ -55,7 +61,7 @@ class MediaBroadcast:
         if catalog.audio is None:
             catalog.audio = AudioSection(renditions={}, priority=PRIORITY_AUDIO)
         catalog.audio.renditions[name] = config
-        self.catalog.update()
+        self._publish_catalog()
         return packager
 
     def push(self, name: str, packet: EncodedPacket) -> None:
