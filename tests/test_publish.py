@@ -195,3 +195,23 @@ async def test_moq_rs_plays_what_hang_publish_sends(relay: Relay, publisher: Any
     assert done["video"] >= 45 and done["audio"] > 0
     video = [e for e in media if e["track"] == "video"]
     assert video[0]["keyframe"] and video[0]["nal_types"][:2] == [7, 8]
+
+
+async def test_a_new_subscriber_on_a_stale_group_asks_for_a_keyframe() -> None:
+    import time as clock
+
+    from hang.catalog import VideoConfig
+    from hang.publish.broadcast import FRESH_KEYFRAME_AFTER, MediaBroadcast
+
+    requests: list[float] = []
+    broadcast = MediaBroadcast({"video"})
+    packager = broadcast.add_video("video", VideoConfig(codec="vp8"), on_keyframe_wanted=lambda: requests.append(1))
+    track = packager.track
+    track.consume().close()  # nothing published yet: the subscriber would wait for a keyframe
+    assert len(requests) == 1
+    track.append_group()
+    track.consume().close()  # a fresh group: nothing to ask
+    assert len(requests) == 1
+    track.latest.created = clock.monotonic() - FRESH_KEYFRAME_AFTER - 0.1  # type: ignore[union-attr]
+    track.consume().close()
+    assert len(requests) == 2
