@@ -94,7 +94,7 @@ async def test_test_pattern_then_ctrl_c_ends_the_broadcast(relay: Relay, publish
 
 
 async def test_camera_path_with_a_lavfi_device(relay: Relay, publisher: Any) -> None:
-    await publisher("--name", "room/cam.hang", "--camera", "testsrc2=size=320x240:rate=30", "--input-format", "lavfi")
+    await publisher("--name", "room/cam.hang", "--camera", "testsrc2=size=320x240:rate=30,realtime", "--input-format", "lavfi")
     async with hang.connect(url(relay), client_config(relay)) as session:
         catalog, decoded, _ = await watch(session, "room/cam.hang", 30)
     assert catalog.audio is None
@@ -145,7 +145,7 @@ async def test_other_codecs_are_transcoded(relay: Relay, publisher: Any) -> None
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--file", "missing.mp4"], "no such file: missing.mp4"),
-    (["--camera", "/dev/video99"], "cannot open"),
+    (["--camera", "/dev/video99"], "cannot open v4l2 device /dev/video99"),
     (["--camera", "nosuchsource", "--input-format", "lavfi"], "cannot open lavfi device nosuchsource"),
     ([], "choose a source"),
 ])
@@ -215,3 +215,30 @@ async def test_a_new_subscriber_on_a_stale_group_asks_for_a_keyframe() -> None:
     track.latest.created = clock.monotonic() - FRESH_KEYFRAME_AFTER - 0.1  # type: ignore[union-attr]
     track.consume().close()
     assert len(requests) == 2
+
+
+async def test_microphone_through_a_pulseaudio_null_sink(relay: Relay, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.pulse import pulse_server, write_tone
+
+    tone = write_tone(tmp_path / "tone.wav", 880.0, 30.0)
+    with pulse_server() as env:
+        player = subprocess.Popen(["paplay", "--device=hangtest", str(tone)], env=env)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hang", "publish", url(relay), "--tls-fingerprint", relay.fingerprint,
+            "--name", "room/mic.hang", "--mic", env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        try:
+            async with hang.connect(url(relay), client_config(relay)) as session:
+                catalog, decoded, _ = await watch(session, "room/mic.hang", 0, 100)
+        finally:
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.wait(), 10)
+            player.kill()
+            player.wait()
+    assert catalog.video is None and catalog.audio.renditions["audio"].codec == "opus"
+    pcm = np.concatenate([f.to_ndarray().reshape(-1)[::2] for f in decoded["audio"]])
+    assert np.abs(pcm).max() > 0.1, "silence: the microphone captured nothing"
+    assert abs(dominant_frequency(pcm) - 880) < 5
+    assert process.returncode == 0

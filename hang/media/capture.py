@@ -72,7 +72,11 @@ class _Latest:
 
 def input_available(input_format: str) -> bool:
     """True when this PyAV build can open ``input_format`` devices."""
-    return input_format in av.formats_available
+    try:
+        av.format.ContainerFormat(input_format, "r")
+    except ValueError:
+        return False
+    return True
 
 
 def input_format_for(kind: str) -> str:

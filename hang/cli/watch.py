@@ -1,0 +1,185 @@
+"""``hang watch``: discover a room's participants and play them (window, speakers, recording or stats)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from hang.cli.common import add_client, client_config, stop_on_signals
+from hang.errors import MediaError
+from hang.media.reader import MediaFrame
+from hang.session.client import connect
+from hang.watch.participant import Limits, Participant
+from hang.watch.record import Recorder
+from hang.watch.room import Room
+from hang.wire.coding import normalize_path
+
+log = logging.getLogger("hang.watch")
+
+#: Delay between a picture arriving and being shown, matching the audio jitter buffer.
+PLAYOUT_DELAY = 0.1
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``hang watch``."""
+    parser = sub.add_parser("watch", help="watch everyone in a room (or one broadcast)")
+    add_client(parser)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--room", help="room prefix, e.g. room/ (every broadcast under it)")
+    target.add_argument("--name", help="one broadcast, e.g. room/alice.hang")
+    parser.add_argument("--headless", action="store_true", help="no window: print stats each second")
+    parser.add_argument("--record", type=Path, metavar="DIR", help="write each participant to DIR/<name>.mkv")
+    parser.add_argument("--no-audio", action="store_true", help="do not play sound")
+    parser.add_argument("--audio-device", help="PortAudio output device (name or number)")
+    parser.add_argument("--max-height", type=int, help="pick the best video rendition up to this height")
+    parser.add_argument("--max-bitrate", type=int, help="pick the best video rendition up to this bitrate")
+    parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds")
+    parser.add_argument("--screenshot", type=Path, help="save the window to this PNG when stopping")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR", help="save the window to DIR every second")
+    parser.set_defaults(run=run)
+
+
+class Presenter:
+    """Routes decoded media to the window, the speakers and the recorders."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.window: Any = None
+        self.mixer: Any = None
+        self.recorders: dict[str, Recorder] = {}
+        self.record_dir: Path | None = args.record
+        if not args.headless:
+            from hang.watch.window import Window
+
+            self.window = Window(f"hang watch {args.room or args.name}")
+        self.audio = not args.no_audio
+        self.audio_device: str | int | None = (int(args.audio_device) if args.audio_device and
+                                               args.audio_device.isdigit() else args.audio_device)
+        self.headless = args.headless
+
+    def _open_audio(self) -> None:
+        # Opened with the first sound, so a room without audio never needs an output device.
+        from hang.watch.audio import AudioMixer
+
+        self.audio = False
+        try:
+            self.mixer = AudioMixer(self.audio_device)
+        except MediaError as exc:
+            log.warning("no sound: %s", exc)
+
+    def sink(self, participant: Participant, kind: str, frame: Any, unit: MediaFrame) -> None:
+        """Called with every decoded frame."""
+        if kind != "audio":
+            return
+        if self.audio:
+            self._open_audio()
+        if self.mixer is not None:
+            self.mixer.add(participant.path, frame)
+
+    def record(self, participant: Participant, kind: str, unit: MediaFrame) -> None:
+        """Called with every received media unit (before decoding)."""
+        if self.record_dir is None:
+            return
+        recorder = self.recorders.get(participant.path)
+        if recorder is None:
+            recorder = self.recorders[participant.path] = Recorder(self.record_dir, participant.path)
+        for rendition_kind, chosen in (("video", participant.video), ("audio", participant.audio)):
+            if chosen is not None:
+                recorder.add(rendition_kind, chosen[1])
+        recorder.write(kind, unit)
+
+    def left(self, path: str) -> None:
+        if self.mixer is not None:
+            self.mixer.remove(path)
+        recorder = self.recorders.pop(path, None)
+        if recorder is not None:
+            recorder.close()
+
+    def present(self, participants: list[Participant]) -> None:
+        """Show each participant's picture that is due, then redraw."""
+        now = time.monotonic()
+        for participant in participants:
+            queue = participant.video_queue
+            while queue and queue[0][1] + PLAYOUT_DELAY <= now:
+                participant.latest_video = queue.popleft()[2]
+        if self.window is not None:
+            self.window.handle_events()
+            self.window.draw(participants)
+
+    def close(self, screenshot: Path | None) -> None:
+        if self.window is not None:
+            if screenshot is not None:
+                self.window.screenshot(str(screenshot))
+            self.window.close()
+        if self.mixer is not None:
+            self.mixer.close()
+        for path in list(self.recorders):
+            self.left(path)
+
+
+def stats_line(participant: Participant) -> str:
+    """One line of headless stats."""
+    s = participant.stats
+    elapsed = max(1e-3, time.monotonic() - s.started)
+    state = f"error: {participant.error}" if participant.error else (
+        f"{s.frames / elapsed:5.1f} fps  {s.bytes * 8 / elapsed / 1e6:5.2f} Mbit/s  "
+        f"latency +{s.latency_ms:5.1f} ms  skipped groups {s.groups_skipped}  audio frames {s.audio_frames}")
+    return f"{participant.path}: {state}"
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Watch until interrupted, the window closes, or the duration passes."""
+    only = normalize_path(args.name) if args.name else None
+    prefix = only.rsplit("/", 1)[0] if only and "/" in only else (normalize_path(args.room) if args.room else "")
+    presenter = Presenter(args)
+    stop = asyncio.Event()
+    limits = Limits(args.max_height, args.max_bitrate)
+    try:
+        async with connect(args.url, client_config(args)) as session:
+            room = Room(session, prefix, only=only, limits=limits, sinks=[presenter.sink],
+                        unit_sinks=[presenter.record])
+            known: set[str] = set()
+
+            room_task = asyncio.ensure_future(room.run())
+            closed = asyncio.ensure_future(session.wait_closed())
+            started = time.monotonic()
+            last_stats = started
+            shots = 0
+            with stop_on_signals(stop):
+                while not stop.is_set() and not closed.done() and not room_task.done():
+                    participants = list(room.participants.values())
+                    for participant in participants:
+                        if participant.path not in known:
+                            known.add(participant.path)
+                            print(f"+ {participant.path}", flush=True)
+                    for path in known - set(room.participants):
+                        known.discard(path)
+                        presenter.left(path)
+                        print(f"- {path}", flush=True)
+                    presenter.present(participants)
+                    if presenter.window is not None and presenter.window.closed:
+                        break
+                    now = time.monotonic()
+                    if now - last_stats >= 1.0:
+                        last_stats = now
+                        if args.headless:
+                            for participant in participants:
+                                print(stats_line(participant), flush=True)
+                        if args.screenshots and presenter.window is not None:
+                            args.screenshots.mkdir(parents=True, exist_ok=True)
+                            shots += 1
+                            presenter.window.screenshot(str(args.screenshots / f"{shots:03d}.png"))
+                    if args.duration and now - started >= args.duration:
+                        break
+                    await asyncio.sleep(1 / 60)
+            room_task.cancel()
+            closed.cancel()
+            room.close()
+    finally:
+        presenter.close(args.screenshot)
+    if args.headless and not known and not args.duration:
+        raise MediaError("nobody was in the room")
+    return 0

@@ -1,0 +1,1 @@
+"""Watching a room: discover participants, follow their catalogs, decode, present or record."""
