@@ -94,7 +94,8 @@ async def test_test_pattern_then_ctrl_c_ends_the_broadcast(relay: Relay, publish
 
 
 async def test_camera_path_with_a_lavfi_device(relay: Relay, publisher: Any) -> None:
-    await publisher("--name", "room/cam.hang", "--camera", "testsrc2=size=320x240:rate=30,realtime", "--input-format", "lavfi")
+    await publisher("--name", "room/cam.hang", "--camera", "testsrc2=size=320x240:rate=30,realtime",
+                    "--input-format", "lavfi")
     async with hang.connect(url(relay), client_config(relay)) as session:
         catalog, decoded, _ = await watch(session, "room/cam.hang", 30)
     assert catalog.audio is None
