@@ -62,11 +62,13 @@ async def test_window_shows_a_moving_tile_per_participant_and_drops_leavers(rela
     assert watcher.returncode == 0, err
     lines = out.decode().splitlines()
     assert "+ room/alice.hang" in lines and "+ room/bob.hang" in lines and "- room/bob.hang" in lines
-    pictures = sorted(shots.glob("*.png"))
+    pictures = [load(p) for p in sorted(shots.glob("*.png"))]
     assert len(pictures) >= 6
-    two, later, one = load(pictures[2]), load(pictures[3]), load(pictures[-1])
     # Two 16:9 tiles side by side leave the top band empty; each tile is a live, changing picture.
-    assert is_background(two[40, 640]) and not is_background(two[360, 320]) and not is_background(two[360, 960])
+    both = [i for i, p in enumerate(pictures[:-1])
+            if is_background(p[40, 640]) and not is_background(p[360, 320]) and not is_background(p[360, 960])]
+    assert both, "never saw two tiles"
+    two, later, one = pictures[both[0]], pictures[both[0] + 1], pictures[-1]
     for x in (320, 960):
         tile_now, tile_later = two[200:520, x - 300 : x + 300], later[200:520, x - 300 : x + 300]
         assert tile_now.mean() > 30, "a black tile"
@@ -140,3 +142,39 @@ async def test_unreachable_relay_is_one_line(args: list[str]) -> None:
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     assert err.decode().strip().startswith("hang watch: error: could not fetch")
+
+
+async def test_viewer_reconnects_when_the_relay_comes_back(tmp_path: Path) -> None:
+    from hang.relay import RelayConfig
+    from hang.transport import tls
+
+    cert = tls.generate(tmp_path)
+    first = Relay(RelayConfig(host="127.0.0.1", port=0, certfile=cert.certfile, keyfile=cert.keyfile))
+    await first.start()
+    port = first.port
+    common = [f"https://127.0.0.1:{port}/", "--tls-fingerprint", cert.fingerprint]
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hang", "publish", *common, "--name", "room/dave.hang", "--test-pattern", "--size",
+        "320x240", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    watcher = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hang", "watch", *common, "--room", "room/", "--headless", "--no-audio",
+        "--duration", "12", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.sleep(3)
+        await first.stop()
+        await asyncio.sleep(1)
+        second = Relay(RelayConfig(host="127.0.0.1", port=port, certfile=cert.certfile, keyfile=cert.keyfile))
+        await second.start()
+        try:
+            out, err = await asyncio.wait_for(watcher.communicate(), 30)
+        finally:
+            await second.stop()
+    finally:
+        publisher.kill()
+        await publisher.wait()
+    lines = out.decode().splitlines()
+    assert watcher.returncode == 0, err
+    assert lines.count("+ room/dave.hang") == 2, lines
+    assert "reconnecting" in err.decode()
+    stats = [line for line in lines if line.startswith("room/dave.hang:")]
+    assert " fps" in stats[-1] and "error" not in stats[-1]

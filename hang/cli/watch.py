@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from hang.cli.common import add_client, client_config, stop_on_signals
-from hang.errors import MediaError
+from hang.errors import HangError, MediaError
 from hang.media.reader import MediaFrame
+from hang.publish.runner import BACKOFF_MAX, BACKOFF_START
 from hang.session.client import connect
 from hang.watch.participant import Limits, Participant
 from hang.watch.record import Recorder
@@ -130,56 +132,93 @@ def stats_line(participant: Participant) -> str:
     return f"{participant.path}: {state}"
 
 
+class Viewer:
+    """The presentation loop, kept across reconnections."""
+
+    def __init__(self, args: argparse.Namespace, presenter: Presenter, stop: asyncio.Event) -> None:
+        self.args = args
+        self.presenter = presenter
+        self.stop = stop
+        self.known: set[str] = set()
+        self.started = time.monotonic()
+        self.last_stats = self.started
+        self.shots = 0
+
+    @property
+    def finished(self) -> bool:
+        """True once the user or the duration ended the viewing."""
+        window = self.presenter.window
+        over = bool(self.args.duration) and time.monotonic() - self.started >= self.args.duration
+        return self.stop.is_set() or over or (window is not None and window.closed)
+
+    async def watch(self, room: Room, closed: asyncio.Future[None], room_task: asyncio.Future[None]) -> None:
+        """Present ``room`` until the viewing ends or the session does."""
+        while not self.finished and not closed.done() and not room_task.done():
+            self.step(list(room.participants.values()))
+            await asyncio.sleep(1 / 60)
+        for path in list(self.known):
+            self.known.discard(path)
+            self.presenter.left(path)
+
+    def step(self, participants: list[Participant]) -> None:
+        """One redraw: arrivals and departures, pictures that are due, stats and screenshots."""
+        for participant in participants:
+            if participant.path not in self.known:
+                self.known.add(participant.path)
+                print(f"+ {participant.path}", flush=True)
+        for path in self.known - {p.path for p in participants}:
+            self.known.discard(path)
+            self.presenter.left(path)
+            print(f"- {path}", flush=True)
+        self.presenter.present(participants)
+        now = time.monotonic()
+        if now - self.last_stats >= 1.0:
+            self.last_stats = now
+            if self.args.headless:
+                for participant in participants:
+                    print(stats_line(participant), flush=True)
+            if self.args.screenshots and self.presenter.window is not None:
+                self.args.screenshots.mkdir(parents=True, exist_ok=True)
+                self.shots += 1
+                self.presenter.window.screenshot(str(self.args.screenshots / f"{self.shots:03d}.png"))
+
+
 async def run(args: argparse.Namespace) -> int:
-    """Watch until interrupted, the window closes, or the duration passes."""
+    """Watch until interrupted, the window closes, or the duration passes; reconnect if the relay goes away."""
     only = normalize_path(args.name) if args.name else None
     prefix = only.rsplit("/", 1)[0] if only and "/" in only else (normalize_path(args.room) if args.room else "")
     presenter = Presenter(args)
     stop = asyncio.Event()
+    viewer = Viewer(args, presenter, stop)
     limits = Limits(args.max_height, args.max_bitrate)
+    connected_once = False
+    backoff = BACKOFF_START
     try:
-        async with connect(args.url, client_config(args)) as session:
-            room = Room(session, prefix, only=only, limits=limits, sinks=[presenter.sink],
-                        unit_sinks=[presenter.record])
-            known: set[str] = set()
-
-            room_task = asyncio.ensure_future(room.run())
-            closed = asyncio.ensure_future(session.wait_closed())
-            started = time.monotonic()
-            last_stats = started
-            shots = 0
-            with stop_on_signals(stop):
-                while not stop.is_set() and not closed.done() and not room_task.done():
-                    participants = list(room.participants.values())
-                    for participant in participants:
-                        if participant.path not in known:
-                            known.add(participant.path)
-                            print(f"+ {participant.path}", flush=True)
-                    for path in known - set(room.participants):
-                        known.discard(path)
-                        presenter.left(path)
-                        print(f"- {path}", flush=True)
-                    presenter.present(participants)
-                    if presenter.window is not None and presenter.window.closed:
-                        break
-                    now = time.monotonic()
-                    if now - last_stats >= 1.0:
-                        last_stats = now
-                        if args.headless:
-                            for participant in participants:
-                                print(stats_line(participant), flush=True)
-                        if args.screenshots and presenter.window is not None:
-                            args.screenshots.mkdir(parents=True, exist_ok=True)
-                            shots += 1
-                            presenter.window.screenshot(str(args.screenshots / f"{shots:03d}.png"))
-                    if args.duration and now - started >= args.duration:
-                        break
-                    await asyncio.sleep(1 / 60)
-            room_task.cancel()
-            closed.cancel()
-            room.close()
+        with stop_on_signals(stop):
+            while not viewer.finished:
+                try:
+                    async with connect(args.url, client_config(args)) as session:
+                        connected_once, backoff = True, BACKOFF_START
+                        room = Room(session, prefix, only=only, limits=limits, sinks=[presenter.sink],
+                                    unit_sinks=[presenter.record])
+                        room_task = asyncio.ensure_future(room.run())
+                        closed = asyncio.ensure_future(session.wait_closed())
+                        try:
+                            await viewer.watch(room, closed, room_task)
+                        finally:
+                            room_task.cancel()
+                            closed.cancel()
+                            room.close()
+                except HangError as exc:
+                    if not connected_once:
+                        raise
+                    log.warning("lost the relay (%s)", exc)
+                if viewer.finished:
+                    break
+                log.warning("reconnecting in %.0f s", backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
     finally:
         presenter.close(args.screenshot)
-    if args.headless and not known and not args.duration:
-        raise MediaError("nobody was in the room")
     return 0
