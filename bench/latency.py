@@ -74,7 +74,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: (key, label) of every stage, in path order; latency to a stage = its time - capture time.
 STAGES = (("encoded", "to encode"), ("received", "to receive"), ("decoded", "to decode"),
           ("presented", "to presentation"))
-#: Relay log lines worth reporting when they appear during a run.
+#: Table label of the relay hop (encoded -> received), the only part of the path the relay is on.
+HOP_LABEL = "hop: encode->receive"
+#: Relay log lines worth reporting when they appear during the window or the drain after it.
 LOG_ALERT = re.compile(r"(?i)\b(warn|warning|error|traceback|exception)\b")
 
 #: Bounds (seconds) that keep every run finite.
@@ -197,9 +199,18 @@ class RelayProcess:
         except OSError:
             return ""
 
-    def log_alerts(self) -> list[str]:
+    def log_size(self) -> int:
         try:
-            text = self.logpath.read_text(errors="replace")
+            return self.logpath.stat().st_size
+        except OSError:
+            return 0
+
+    def log_alerts(self, start: int, end: int) -> list[str]:
+        """Warning and error lines the relay logged between two byte offsets of its log."""
+        try:
+            with open(self.logpath, "rb") as f:
+                f.seek(start)
+                text = f.read(max(0, end - start)).decode(errors="replace")
         except OSError:
             return []
         return [line for line in text.splitlines() if LOG_ALERT.search(line)]
@@ -396,6 +407,7 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         skipped0, errors0 = stats.groups_skipped, stats.decode_errors
         bytes0 = broadcast.bytes_sent
         cpu0, relay_cpu0 = cpu_seconds(), cpu_seconds(relay.pid)
+        log0 = relay.log_size()
         window_start = time.monotonic()
         progress(f"{tag}: window open for {args.duration:g}s")
         await hold(args.duration, check)
@@ -406,6 +418,7 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         progress(f"{tag}: window closed; draining {args.drain:g}s")
         await hold(args.drain, check)
         participant_error = watcher.participant.error
+        alerts = relay.log_alerts(log0, relay.log_size())
     finally:
         watcher_task = tasks.pop("watcher", None)
         if watcher_task is not None:
@@ -432,9 +445,12 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         if decoded is not None:
             latencies["presented"].append((decoded + PLAYOUT_DELAY - captured) * 1000)
             by_second.setdefault(int(captured - window_start), []).append((decoded - captured) * 1000)
-    # How far behind its own real-time schedule the source handed frames out (relative to the first frame).
-    first = min(timeline.capture)
-    source_lag = [(timeline.capture[pts] - timeline.capture[first] - (pts - first) / 1e6) * 1000 for pts in window]
+    # How far behind its own real-time schedule the source handed frames out (relative to its most punctual frame).
+    offset = min(t - pts / 1e6 for pts, t in timeline.capture.items())
+    source_lag = [(timeline.capture[pts] - pts / 1e6 - offset) * 1000 for pts in window]
+    # The hop the relay is on: packet into the publisher's broadcast -> media unit read by the watcher.
+    hop = [(timeline.received[pts] - timeline.encoded[pts]) * 1000 for pts in window
+           if pts in timeline.received and pts in timeline.encoded]
     return {
         "first_frame_s": round(first_frame_s, 3),
         "window_s": round(seconds, 3),
@@ -442,6 +458,7 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         "frames_captured_nominal": round(args.fps * seconds, 1),
         "frames": {key: len(latencies[key]) for key, _ in STAGES},
         "latency_ms": {key: summary(latencies[key]) for key, _ in STAGES},
+        "hop_encoded_to_received_ms": summary(hop),
         "decode_p50_ms_by_capture_second": [percentile(sorted(by_second.get(i, [])), 50)
                                             for i in range(math.ceil(seconds))],
         "source_lag_ms": summary(source_lag),
@@ -452,6 +469,7 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         "video_mbps": (bytes1 - bytes0) * 8 / seconds / 1e6,
         "bench_cpu_pct": round(100 * (cpu1 - cpu0) / seconds, 1),
         "relay_cpu_pct": round(100 * (relay_cpu1 - relay_cpu0) / seconds, 1),
+        "relay_log_alerts_in_window": alerts[:20],
     }
 
 
@@ -480,7 +498,6 @@ async def run_case(kind: str, args: argparse.Namespace, logdir: Path) -> dict[st
         if relay.proc is not None and not alive:
             result.setdefault("error", f"relay exited with code {result['relay_exit']} during the run")
     result["hang_warnings"] = warnings.lines[:20]
-    result["relay_log_alerts"] = relay.log_alerts()[:20]
     if "error" in result:
         progress(f"{kind}: FAILED: {result['error']}")
         result["relay_log_tail"] = tail = relay.log_tail(1500)
@@ -509,8 +526,8 @@ def table(results: list[dict[str, Any]]) -> str:
         if "latency_ms" not in r:
             rows.append([r["relay"], "FAILED", "-", "-", "-", "-", "-"])
             continue
-        for key, label in STAGES:
-            s = r["latency_ms"][key]
+        stages = [(label, r["latency_ms"][key]) for key, label in STAGES]
+        for label, s in [*stages, (HOP_LABEL, r["hop_encoded_to_received_ms"])]:
             rows.append([r["relay"], label, f"{s['samples']}/{r['frames_captured']}", fmt(s["p50"]), fmt(s["p90"]),
                          fmt(s["p99"]), fmt(s["max"])])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(COLUMNS)]
@@ -560,9 +577,9 @@ def notes(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
             out.append(f"{tag}: the bench process (capture, encode, decode) used {r['bench_cpu_pct']:.0f}% CPU")
         if r["hang_warnings"]:
             out.append(f"{tag}: hang logged {len(r['hang_warnings'])} warning(s), first: {r['hang_warnings'][0]}")
-        if r["relay_log_alerts"]:
-            out.append(f"{tag}: relay logged {len(r['relay_log_alerts'])} alert line(s), first: "
-                       f"{r['relay_log_alerts'][0][:200]}")
+        if r["relay_log_alerts_in_window"]:
+            out.append(f"{tag}: relay logged {len(r['relay_log_alerts_in_window'])} alert line(s) in the window, "
+                       f"first: {r['relay_log_alerts_in_window'][0][:200]}")
     return out
 
 

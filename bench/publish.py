@@ -486,12 +486,15 @@ def live_source(args: argparse.Namespace, kind: str) -> str:
     return f"{base},realtime" if kind == "paced" else base
 
 
-async def live_hang(args: argparse.Namespace, kind: str, logdir: Path) -> dict[str, Any]:
+async def live_hang(args: argparse.Namespace, kind: str, logdir: Path, subscribe: bool = True) -> dict[str, Any]:
+    """``hang publish --camera SRC --input-format lavfi`` with one subscriber (or none: then no media leaves)."""
     import hang
 
     source = live_source(args, kind)
-    result: dict[str, Any] = {"case": "hang publish", "source_kind": kind, "source": source}
-    relay = Relay(logdir, f"live-{kind}")
+    result: dict[str, Any] = {"case": "hang publish" if subscribe else "hang publish, no subscriber",
+                              "source_kind": kind, "source": source, "subscribed": subscribe}
+    tag = f"live-{kind}" + ("" if subscribe else "-nosub")
+    relay = Relay(logdir, tag)
     publisher: Child | None = None
     budget = RELAY_START_TIMEOUT + CONNECT_TIMEOUT + args.warmup_timeout + args.warmup + args.window + 20
     try:
@@ -499,26 +502,32 @@ async def live_hang(args: argparse.Namespace, kind: str, logdir: Path) -> dict[s
         publisher = Child(publish_argv(relay, CAM_BROADCAST, "--camera", source, "--input-format", "lavfi",
                                        "--size", args.size, "--fps", f"{args.fps:g}", "--bitrate", str(args.bitrate),
                                        "--no-progress"),
-                          logdir / f"publish-live-{kind}.log")
+                          logdir / f"publish-{tag}.log")
         result["command"] = " ".join(publisher.argv[1:])
-        progress(f"live {kind}: relay pid {relay.pid}, hang publish pid {publisher.pid}: {source}")
+        progress(f"live {kind}: relay pid {relay.pid}, hang publish pid {publisher.pid}: {source}"
+                 + ("" if subscribe else " (no subscriber)"))
         async with asyncio.timeout(budget), hang.connect(relay.url, relay.config()) as session:
             watch = AnnounceWatch(session)
             try:
-                await watch.wait_active(CAM_BROADCAST, args.warmup_timeout, publisher)
+                announced_ns = await watch.wait_active(CAM_BROADCAST, args.warmup_timeout, publisher)
+                result["announced_s"] = round(announced_ns / 1e9 - publisher.started, 3)
                 video = TrackStats("video")
                 reader = asyncio.ensure_future(read_track(session, CAM_BROADCAST, video,
-                                                          time.perf_counter() + args.warmup_timeout))
+                                                          time.perf_counter() + args.warmup_timeout)
+                                               if subscribe else asyncio.sleep(0))
                 try:
-                    try:
-                        async with asyncio.timeout(args.warmup_timeout):
-                            await video.first_frame.wait()
-                    except TimeoutError:
-                        raise RuntimeError(f"no video frame within {args.warmup_timeout:.0f}s "
-                                           f"({video.error or 'no error'})") from None
-                    result["first_frame_s"] = round((video.arrivals[0][0] / 1e9) - publisher.started, 3)
-                    progress(f"live {kind}: first frame {result['first_frame_s']:.2f}s after spawn; "
-                             f"warm-up {args.warmup:g}s, window {args.window:g}s")
+                    if subscribe:
+                        try:
+                            async with asyncio.timeout(args.warmup_timeout):
+                                await video.first_frame.wait()
+                        except TimeoutError:
+                            raise RuntimeError(f"no video frame within {args.warmup_timeout:.0f}s "
+                                               f"({video.error or 'no error'})") from None
+                        result["first_frame_s"] = round((video.arrivals[0][0] / 1e9) - publisher.started, 3)
+                        progress(f"live {kind}: first frame {result['first_frame_s']:.2f}s after spawn; "
+                                 f"warm-up {args.warmup:g}s, window {args.window:g}s")
+                    else:
+                        await asyncio.sleep(1.0)  # the encoder opens with the first captured frame
                     await asyncio.sleep(args.warmup)
                     pub0, relay0, self0 = publisher.cpu(), relay.cpu(), cpu_seconds("self")
                     start_ns = time.perf_counter_ns()
@@ -536,14 +545,17 @@ async def live_hang(args: argparse.Namespace, kind: str, logdir: Path) -> dict[s
         seconds = (end_ns - start_ns) / 1e9
         frames = video.window(start_ns, end_ns)
         timestamps = [t for _, t, _ in frames]
+        # Without a subscriber nothing counts the frames: use the nominal rate (the source is paced).
+        count = len(frames) if subscribe else (seconds * args.fps if kind == "paced" else 0)
         result.update({
             "window_s": round(seconds, 3),
             "cpu_s": round(pub1 - pub0, 3),
             "cpu_s_per_s": (pub1 - pub0) / seconds,
-            "frames": len(frames),
-            "fps": len(frames) / seconds,
-            "mbps": sum(s for _, _, s in frames) * 8 / seconds / 1e6,
-            "cpu_ms_per_frame": 1000 * (pub1 - pub0) / len(frames) if frames else None,
+            "frames": len(frames) if subscribe else None,
+            "fps": len(frames) / seconds if subscribe else None,
+            "mbps": sum(s for _, _, s in frames) * 8 / seconds / 1e6 if subscribe else None,
+            "cpu_ms_per_frame": 1000 * (pub1 - pub0) / count if count else None,
+            "cpu_ms_per_frame_nominal": not subscribe,
             "media_s_per_s": (max(timestamps) - min(timestamps)) / 1e6 / seconds if len(timestamps) > 1 else None,
             "relay_cpu_s_per_s": (relay1 - relay0) / seconds,
             "subscriber_cpu_s_per_s": (self1 - self0) / seconds,
@@ -875,6 +887,14 @@ async def startup_cost(logdir: Path, runs: int = 3) -> dict[str, Any]:
 # Output
 
 
+def exit_text(code: int) -> str:
+    """``-11 (SIGSEGV)`` for a signal, the number otherwise."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"{code} ({signal.Signals(-code).name})"
+    return str(code)
+
+
 def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -903,7 +923,7 @@ def live_table(results: list[dict[str, Any]]) -> str:
         ratio = None
         if r["case"] != "PyAV alone" and base and base.get("cpu_ms_per_frame") and r.get("cpu_ms_per_frame"):
             ratio = r["cpu_ms_per_frame"] / base["cpu_ms_per_frame"]
-        rows.append([r["case"], r["source_kind"], fmt(r["fps"], ".1f"), fmt(r["mbps"], ".2f"),
+        rows.append([r["case"], r["source_kind"], fmt(r.get("fps"), ".1f"), fmt(r.get("mbps"), ".2f"),
                      fmt(r["cpu_s_per_s"], ".3f"), fmt(r["cpu_ms_per_frame"], ".2f"),
                      "1" if r["case"] == "PyAV alone" else (f"x{ratio:.2f}" if ratio else "-"),
                      fmt(r.get("relay_cpu_s_per_s"), ".3f")])
@@ -943,11 +963,15 @@ def notes(live: list[dict[str, Any]], files: list[dict[str, Any]], startup: dict
         if "error" in r:
             out.append(f"{tag}: {r['error'].splitlines()[0]}")
             continue
-        if r["source_kind"] == "paced" and r["fps"] < 0.95 * args.fps:
+        if r["source_kind"] == "paced" and r.get("fps") is not None and r["fps"] < 0.95 * args.fps:
             out.append(f"{tag}: {r['fps']:.1f} fps of the source's {args.fps:g}")
+        if r.get("cpu_ms_per_frame_nominal") and r.get("cpu_ms_per_frame") is not None:
+            out.append(f"{tag}: nothing subscribed, so no media left the publisher; CPU ms/frame assumes the "
+                       f"nominal {args.fps:g} fps")
         if r["source_kind"] == "unpaced" and r["case"] == "PyAV alone":
-            out.append(f"live (unpaced): lavfi does not pace testsrc2 (PyAV read it at {r['source_fps']:.0f} fps), "
-                       "so both pipelines run flat out: compare CPU ms/frame, not CPU s/s")
+            out.append("live (unpaced): lavfi does not pace testsrc2 (without the realtime filter it delivers "
+                       "frames as fast as they are read), so both pipelines run flat out: compare CPU ms/frame, "
+                       "not CPU s/s")
         total = r["cpu_s_per_s"] + (r.get("relay_cpu_s_per_s") or 0) + (r.get("subscriber_cpu_s_per_s") or 0)
         if total >= 0.9 * cpus:
             out.append(f"{tag}: publisher + relay + subscriber used {total:.2f} of {cpus} cores: the machine is "
@@ -955,10 +979,11 @@ def notes(live: list[dict[str, Any]], files: list[dict[str, Any]], startup: dict
         if r.get("aborted_groups"):
             out.append(f"{tag}: the subscriber saw {r['aborted_groups']} aborted groups")
         if r.get("publisher_exit") not in (None, 0):
-            out.append(f"{tag}: hang publish exited {r['publisher_exit']} on SIGINT")
+            out.append(f"{tag}: hang publish exited {exit_text(r['publisher_exit'])} on SIGINT")
         if r.get("publisher_log_alerts"):
             out.append(f"{tag}: publisher logged {r['publisher_log_alerts'][:2]}")
     median_start = startup.get("wall_s_median")
+    loop_rate = next((r["x_real_time"] for r in files if "loop" in r["case"] and "x_real_time" in r), None)
     for r in files:
         tag = f"{Path(r['file']).name} {r['case']}"
         if "x_real_time" not in r:
@@ -966,17 +991,27 @@ def notes(live: list[dict[str, Any]], files: list[dict[str, Any]], startup: dict
             continue
         if "passes" in r:
             per_pass = r["wall_s"] / len(r["passes"])
-            if median_start:
-                out.append(f"{tag}: {per_pass:.2f}s per pass, of which ~{median_start:.2f}s is interpreter start and "
-                           f"imports (hang publish --help), {r['announce_after_spawn_s_median'] - median_start:.2f}s "
-                           f"more until the broadcast is announced, {r['exit_after_announce_s_median']:.2f}s from "
-                           "announce to exit: startup and teardown dominate, not remuxing")
+            media = r["media_s"] / len(r["passes"])
+            remux = f", and remuxing {media:g}s at the --loop row's x{loop_rate:.0f} takes ~{media / loop_rate:.2f}s" \
+                if loop_rate else ""
+            out.append(f"{tag}: {per_pass:.2f}s per pass: the broadcast is announced "
+                       f"{r['announce_after_spawn_s_median']:.2f}s after spawn (interpreter start + imports alone: "
+                       f"~{median_start or 0:.2f}s, the --help row), the process exits "
+                       f"{r['exit_after_announce_s_median']:.2f}s after that{remux}: startup and teardown dominate")
             if r["delivered"] < 0.99:
-                heads = [t["first_ts_s"] for p in r["passes"] if "per_track" in p
-                         for t in p["per_track"].values() if t["first_ts_s"] is not None]
-                out.append(f"{tag}: the subscriber received {100 * r['delivered']:.0f}% of the frames; the first "
-                           f"frame it got was at {min(heads, default=0):.2f}..{max(heads, default=0):.2f}s media time "
-                           "(--fast reads the file before anyone can subscribe, and exits soon after)")
+                ranges = {}
+                for kind in ("video", "audio"):
+                    tracks = [p["per_track"][kind] for p in r["passes"] if kind in p.get("per_track", {})]
+                    got = [t for t in tracks if t["received"]]
+                    if tracks:
+                        ranges[kind] = (f"{sum(t['received'] for t in tracks)}/{sum(t['in_file'] for t in tracks)}"
+                                        + (f" frames, media {min(t['first_ts_s'] for t in got):.1f}.."
+                                           f"{max(t['last_ts_s'] for t in got):.1f}s" if got else " frames")
+                                        + f", ended cleanly in {sum(t['ended'] for t in tracks)}/{len(tracks)}")
+                out.append(f"{tag}: the subscriber received {100 * r['delivered']:.0f}% of the frames ("
+                           + "; ".join(f"{k} {v}" for k, v in ranges.items())
+                           + "): --fast reads ahead of any subscriber, so the head is gone from the cache before it "
+                           "subscribes, and the publisher exits before the tail has reached it")
         if "loop" in r["case"]:
             audio = r.get("per_track", {}).get("audio")
             video = r.get("per_track", {}).get("video")
@@ -984,11 +1019,11 @@ def notes(live: list[dict[str, Any]], files: list[dict[str, Any]], startup: dict
                 out.append(f"{tag}: no audio frame reached the subscriber in the window (last audio at "
                            f"{audio['last_ts_s']:.1f}s media time while video reached {video['last_ts_s']:.0f}s)")
             if r.get("delivered") is not None and r["delivered"] < 0.99:
-                out.append(f"{tag}: the publisher reads at x{r['x_real_time']:.0f}, the subscriber got "
-                           f"{100 * r['delivered']:.0f}% of the video frames of the media it spanned (whole groups "
-                           "skipped: the relay path is the bottleneck)")
+                out.append(f"{tag}: the publisher reads at x{r['x_real_time']:.0f}; the subscriber got "
+                           f"{100 * r['delivered']:.0f}% of the video frames of the media span it saw "
+                           f"(x{r['delivered_x_real_time']:.0f}): whole groups are skipped on the way")
             if r.get("publisher_exit") not in (None, 0):
-                out.append(f"{tag}: hang publish exited {r['publisher_exit']} on SIGINT")
+                out.append(f"{tag}: hang publish exited {exit_text(r['publisher_exit'])} on SIGINT")
     return out
 
 
@@ -1006,6 +1041,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--live-sources", default=",".join(LIVE_SOURCES),
                         help="paced (testsrc2 + realtime filter, like a camera), unpaced (bare testsrc2), or both "
                              "(default paced,unpaced); empty to skip the live part")
+    parser.add_argument("--no-idle-row", action="store_true",
+                        help="skip the paced 'hang publish, no subscriber' run (capture + encode, nothing sent)")
     parser.add_argument("--size", default="1280x720", help="live picture size (default 1280x720)")
     parser.add_argument("--fps", type=float, default=30.0, help="live frame rate (default 30)")
     parser.add_argument("--bitrate", type=int, default=2_000_000, help="live video bits per second (default 2000000)")
@@ -1068,6 +1105,8 @@ async def main_async(args: argparse.Namespace, media_files: list[MediaFile]) -> 
         logdir = Path(tmp)
         for kind in args.live_list:
             live.append(await live_hang(args, kind, logdir))
+            if kind == "paced" and not args.no_idle_row:
+                live.append(await live_hang(args, kind, logdir, subscribe=False))
             live.append(await live_pyav(args, kind, logdir))
         startup = await startup_cost(logdir) if media_files else {}
         for index, media in enumerate(media_files):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from hang.errors import InvalidPath
@@ -14,6 +15,9 @@ from hang.model.origin import Origin
 log = logging.getLogger("hang.relay.http")
 
 MAX_REQUEST = 8192
+#: The watch page and, once built by ``.ci/setup`` (npm), the official player bundle in ``dist/``.
+WEB_DIR = Path(__file__).with_name("web")
+MISSING_BUNDLE = b"The player bundle is missing: run `bash .ci/setup` (it installs the pinned npm packages).\n"
 
 
 class HttpSide:
@@ -41,6 +45,18 @@ class HttpSide:
             await writer.drain()
         writer.close()
 
+    def static(self, path: str) -> tuple[str, bytes, str]:
+        """The watch page at ``/`` and its bundled player under ``/assets/`` (built by the set-up step)."""
+        if path == "/":
+            return "200 OK", (WEB_DIR / "index.html").read_bytes(), "text/html; charset=utf-8"
+        name = path.removeprefix("/assets/")
+        target = (WEB_DIR / "dist" / name).resolve()
+        if target.parent != (WEB_DIR / "dist").resolve() or not target.is_file():
+            hint = b"" if (WEB_DIR / "dist").is_dir() else MISSING_BUNDLE
+            return "404 Not Found", b"not found\n" + hint, "text/plain"
+        kinds = {".js": "text/javascript", ".css": "text/css", ".map": "application/json"}
+        return "200 OK", target.read_bytes(), kinds.get(target.suffix, "application/octet-stream")
+
     def respond(self, head: str) -> tuple[str, bytes, str]:
         """Status line, body and content type for a request head."""
         parts = head.split("\r\n", 1)[0].split(" ")
@@ -58,4 +74,6 @@ class HttpSide:
             except InvalidPath as exc:
                 return "400 Bad Request", f"{exc}\n".encode(), "text/plain"
             return "200 OK", "".join(p + "\n" for p in paths).encode(), "text/plain"
+        if path == "/" or path.startswith("/assets/"):
+            return self.static(path)
         return "404 Not Found", b"not found\n", "text/plain"
