@@ -243,3 +243,14 @@ async def test_microphone_through_a_pulseaudio_null_sink(relay: Relay, tmp_path:
     assert np.abs(pcm).max() > 0.1, "silence: the microphone captured nothing"
     assert abs(dominant_frequency(pcm) - 880) < 5
     assert process.returncode == 0
+
+
+async def test_screen_capture_of_a_virtual_display(relay: Relay, publisher: Any) -> None:
+    from tests.xvfb import virtual_display
+
+    with virtual_display(640, 480) as display:
+        await publisher("--name", "room/screen.hang", "--screen", display, "--size", "640x480", "--fps", "15")
+        async with hang.connect(url(relay), client_config(relay)) as session:
+            catalog, decoded, _ = await watch(session, "room/screen.hang", 10)
+    assert catalog.video.renditions["video"].coded_width == 640
+    assert len(decoded["video"]) >= 10 and decoded["video"][0].height == 480
