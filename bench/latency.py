@@ -19,9 +19,11 @@ end to end as the Hang frame timestamp). Per frame:
 - presented: decoded + ``hang.cli.watch.PLAYOUT_DELAY``, the moment ``hang watch``'s ``Presenter.present``
   shows the picture at the earliest (its 60 Hz loop may add up to one tick on top).
 
-Latency to each stage = stage time - capture time. The window opens ``--warmup`` seconds after the first
-decoded frame and lasts ``--duration`` seconds; frames *captured* in it count, and they may finish the path
-until ``--drain`` seconds after it. Both relays get the same pipeline, lite-05 only, with the certificate
+Latency to each stage = stage time - capture time. The table also shows the hop encoded -> received (the
+publisher's QUIC session, the relay and the watcher's session): the only part of the path a relay is on.
+The window opens ``--warmup`` seconds after the first decoded frame and lasts ``--duration`` seconds;
+frames *captured* in it count, and they may finish the path until ``--drain`` seconds after it. Both
+relays get the same pipeline, lite-05 only, with the certificate
 fingerprint from the relay's ready line pinned.
 
 Usage::

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from hang.catalog import PRIORITY_AUDIO, PRIORITY_VIDEO, AudioConfig, Catalog, CatalogProducer, VideoConfig
+from hang.catalog import PRIORITY_AUDIO, PRIORITY_VIDEO, AudioConfig, CatalogProducer, VideoConfig
 from hang.catalog.models import AudioSection, VideoSection
 from hang.media.packager import AudioPackager, EncodedPacket, H264Normalizer, VideoPackager
 from hang.model.broadcast import BroadcastProducer
@@ -76,5 +76,3 @@ class MediaBroadcast:
         self.catalog.finish()
         self.producer.close()
 
-
-__all__ = ["Catalog", "MediaBroadcast"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -55,7 +54,3 @@ class Room:
             participant.stop()
         self.participants.clear()
 
-
-async def wait_forever() -> None:
-    """Helper for tasks that only end by cancellation."""
-    await asyncio.Event().wait()
