@@ -14,16 +14,17 @@ end to end as the Hang frame timestamp). Per frame:
 
 - capture: when the source handed the frame out (``source.recv()`` returned);
 - encoded: when the encoded packet went into the broadcast (``MediaBroadcast.push`` returned);
-- received: when the watcher read the media unit from the track (a ``Participant`` unit sink, before decoding);
+- received: when the watcher read the media unit from the track (a ``Participant`` unit sink, before decoding;
+  ``Participant`` reads the next unit only once the previous one is decoded);
 - decoded: the arrival time ``Participant`` put into ``video_queue`` next to the decoded picture;
 - presented: decoded + ``hang.cli.watch.PLAYOUT_DELAY``, the moment ``hang watch``'s ``Presenter.present``
   shows the picture at the earliest (its 60 Hz loop may add up to one tick on top).
 
 Latency to each stage = stage time - capture time. The table also shows the hop encoded -> received (the
-publisher's QUIC session, the relay and the watcher's session): the only part of the path a relay is on.
-The window opens ``--warmup`` seconds after the first decoded frame and lasts ``--duration`` seconds;
-frames *captured* in it count, and they may finish the path until ``--drain`` seconds after it. Both
-relays get the same pipeline, lite-05 only, with the certificate
+publisher's QUIC session, the relay, the watcher's session and any wait behind the previous frame's
+decoding): the only part of the path a relay is on. The window opens ``--warmup`` seconds after the first
+decoded frame and lasts ``--duration`` seconds; frames *captured* in it count, and they may finish the path
+until ``--drain`` seconds after it. Both relays get the same pipeline, lite-05 only, with the certificate
 fingerprint from the relay's ready line pinned.
 
 Usage::
@@ -120,6 +121,14 @@ def cpu_seconds(pid: int | str = "self") -> float:
         data = f.read()
     fields = data[data.rindex(")") + 2:].split()  # fields from #3 (state) on
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def host_cpu_seconds() -> float:
+    """Busy CPU time of the whole machine (all cores, every process) from /proc/stat, in seconds."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return (sum(values[:8]) - idle) / CLK_TCK
 
 
 def _die_with_parent() -> None:
@@ -408,13 +417,13 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         stats = watcher.participant.stats
         skipped0, errors0 = stats.groups_skipped, stats.decode_errors
         bytes0 = broadcast.bytes_sent
-        cpu0, relay_cpu0 = cpu_seconds(), cpu_seconds(relay.pid)
+        cpu0, relay_cpu0, host_cpu0 = cpu_seconds(), cpu_seconds(relay.pid), host_cpu_seconds()
         log0 = relay.log_size()
         window_start = time.monotonic()
         progress(f"{tag}: window open for {args.duration:g}s")
         await hold(args.duration, check)
         window_end = time.monotonic()
-        cpu1, relay_cpu1 = cpu_seconds(), cpu_seconds(relay.pid)
+        cpu1, relay_cpu1, host_cpu1 = cpu_seconds(), cpu_seconds(relay.pid), host_cpu_seconds()
         bytes1 = broadcast.bytes_sent
         skipped1, errors1 = stats.groups_skipped, stats.decode_errors
         progress(f"{tag}: window closed; draining {args.drain:g}s")
@@ -471,6 +480,8 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         "video_mbps": (bytes1 - bytes0) * 8 / seconds / 1e6,
         "bench_cpu_pct": round(100 * (cpu1 - cpu0) / seconds, 1),
         "relay_cpu_pct": round(100 * (relay_cpu1 - relay_cpu0) / seconds, 1),
+        "host_cpu_pct": round(100 * (host_cpu1 - host_cpu0) / seconds, 1),
+        "other_cpu_pct": round(100 * (host_cpu1 - host_cpu0 - (cpu1 - cpu0) - (relay_cpu1 - relay_cpu0)) / seconds, 1),
         "relay_log_alerts_in_window": alerts[:20],
     }
 
@@ -563,8 +574,8 @@ def notes(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
                        "nominal frames")
         lag = r["source_lag_ms"]["max"]
         if lag is not None and lag > 2 * interval_ms:
-            out.append(f"{tag}: the source fell up to {lag:.0f} ms behind real time (the pipeline could not keep "
-                       "up; capture times are when frames came out, so that lag is not in the latencies)")
+            out.append(f"{tag}: the source fell up to {lag:.0f} ms behind real time (the pipeline did not keep up; "
+                       "capture times are when frames came out, so that lag is not in the latencies)")
         if r["groups_skipped_in_window"] or r["decode_errors_in_window"]:
             out.append(f"{tag}: {r['groups_skipped_in_window']} groups skipped, {r['decode_errors_in_window']} "
                        "decode errors in the window")
@@ -572,9 +583,14 @@ def notes(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
             out.append(f"{tag}: duplicate timestamps {r['duplicates']}")
         if r["participant_error"]:
             out.append(f"{tag}: participant error: {r['participant_error']}")
-        if r["bench_cpu_pct"] + r["relay_cpu_pct"] >= 90 * (os.cpu_count() or 1):
-            out.append(f"{tag}: bench {r['bench_cpu_pct']:.0f}% + relay {r['relay_cpu_pct']:.0f}% CPU of "
-                       f"{os.cpu_count()} cores: the machine is saturated")
+        cores = os.cpu_count() or 1
+        if r["other_cpu_pct"] >= 20:
+            out.append(f"{tag}: other processes used {r['other_cpu_pct']:.0f}% CPU during the window (machine "
+                       f"{r['host_cpu_pct']:.0f}% of {cores * 100}%): the numbers are disturbed, run again on a "
+                       "quiet machine")
+        if r["host_cpu_pct"] >= 90 * cores:
+            out.append(f"{tag}: the machine was saturated ({r['host_cpu_pct']:.0f}% of {cores * 100}% CPU; bench "
+                       f"{r['bench_cpu_pct']:.0f}%, relay {r['relay_cpu_pct']:.0f}%)")
         elif r["bench_cpu_pct"] >= 90:
             out.append(f"{tag}: the bench process (capture, encode, decode) used {r['bench_cpu_pct']:.0f}% CPU")
         if r["hang_warnings"]:

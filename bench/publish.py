@@ -101,6 +101,32 @@ def proc_status(pid: int | str) -> dict[str, float | None]:
     return out
 
 
+class HostLoad:
+    """CPU the rest of the host used meanwhile: all busy CPU time (/proc/stat) minus this process and its
+    reaped children (every process a case starts is reaped by the time the case returns)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.busy0 = self.busy()
+        self.ours0 = self.ours()
+
+    @staticmethod
+    def busy() -> float:
+        with open("/proc/stat") as f:
+            values = [int(x) for x in f.readline().split()[1:9]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = values
+        return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+    @staticmethod
+    def ours() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def other_cpu_s_per_s(self) -> float:
+        elapsed = max(1e-6, time.perf_counter() - self.start)
+        return max(0.0, (self.busy() - self.busy0) - (self.ours() - self.ours0)) / elapsed
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM if the benchmark dies, so nothing is left behind."""
     with contextlib.suppress(Exception):
@@ -267,6 +293,8 @@ class TrackStats:
     first_frame: asyncio.Event = field(default_factory=asyncio.Event)
     subscribed_ns: int | None = None
     aborted_groups: int = 0
+    #: Groups still open (neither finished nor aborted) when reading stopped.
+    unfinished_groups: int = 0
     ended: bool = False
     error: str | None = None
 
@@ -311,6 +339,7 @@ async def read_track(session: Any, path: str, stats: TrackStats, subscribe_deadl
                 await asyncio.wait(set(tasks), timeout=FILE_DRAIN)
             stats.ended = True
         finally:
+            stats.unfinished_groups += sum(not task.done() for task in tasks)
             for task in tasks:
                 task.cancel()
             consumer.close()
@@ -318,6 +347,10 @@ async def read_track(session: Any, path: str, stats: TrackStats, subscribe_deadl
         raise
     except Exception as exc:
         stats.error = f"{type(exc).__name__}: {exc}"
+
+
+class NeverAnnounced(RuntimeError):
+    """The publisher exited without its broadcast ever being announced."""
 
 
 class AnnounceWatch:
@@ -344,7 +377,9 @@ class AnnounceWatch:
         async with asyncio.timeout(timeout):
             while path not in self.active:
                 if child is not None and not child.alive and path not in self.active:
-                    raise RuntimeError(f"publisher exited ({child.returncode}) before {path} was announced")
+                    await asyncio.sleep(0.3)  # an announce and unannounce may still be on their way
+                    if path not in self.active:
+                        raise NeverAnnounced(f"publisher exited ({child.returncode}) before {path} was announced")
                 if self._task.done():
                     raise RuntimeError(f"announcement stream ended: {self._task.exception()!r}")
                 with contextlib.suppress(TimeoutError):
@@ -501,7 +536,7 @@ async def live_hang(args: argparse.Namespace, kind: str, logdir: Path, subscribe
         await relay.start()
         publisher = Child(publish_argv(relay, CAM_BROADCAST, "--camera", source, "--input-format", "lavfi",
                                        "--size", args.size, "--fps", f"{args.fps:g}", "--bitrate", str(args.bitrate),
-                                       "--no-progress"),
+                                       "--keyframe-interval", f"{args.keyframe_interval:g}", "--no-progress"),
                           logdir / f"publish-{tag}.log")
         result["command"] = " ".join(publisher.argv[1:])
         progress(f"live {kind}: relay pid {relay.pid}, hang publish pid {publisher.pid}: {source}"
@@ -575,6 +610,9 @@ async def live_hang(args: argparse.Namespace, kind: str, logdir: Path, subscribe
             if "error" in result:
                 result["publisher_log_tail"] = log_tail(publisher.logpath)
         result["relay_exit"] = await relay.stop()
+        result["relay_log_alerts"] = log_alerts(relay.logpath)
+        result["relay_sessions_closed"] = [line for line in log_tail(relay.logpath, 20000).splitlines()
+                                           if "session closed" in line]
     return result
 
 
@@ -690,6 +728,7 @@ async def file_passes(args: argparse.Namespace, media: MediaFile, logdir: Path, 
         result["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         result["relay_exit"] = await relay.stop()
+        result["relay_log_alerts"] = log_alerts(relay.logpath)
     passes = [p for p in result["passes"] if "error" not in p]
     if passes:
         wall = sum(p["wall_s"] for p in passes)
@@ -700,8 +739,10 @@ async def file_passes(args: argparse.Namespace, media: MediaFile, logdir: Path, 
             "x_real_time": media.duration_s * len(passes) / wall,
             "cpu_s": sum(p["cpu_s"] for p in passes),
             "delivered": sum(p["frames_received"] for p in passes) / (frames_in_file * len(passes)),
-            "announce_after_spawn_s_median": statistics.median(p["announced_s"] for p in passes),
-            "exit_after_announce_s_median": statistics.median(p["wall_s"] - p["announced_s"] for p in passes),
+            "never_announced": sum(p["announced_s"] is None for p in passes),
+            "announce_after_spawn_s_median": median([p["announced_s"] for p in passes if p["announced_s"] is not None]),
+            "exit_after_announce_s_median": median([p["wall_s"] - p["announced_s"] for p in passes
+                                                    if p["announced_s"] is not None]),
         })
     return result
 
@@ -716,9 +757,15 @@ async def one_pass(args: argparse.Namespace, media: MediaFile, relay: Relay, ses
     readers: list[asyncio.Task[None]] = []
     try:
         spawn_ns = int(child.started * 1e9)
-        announced_ns = await watch.wait_active(name, FILE_PASS_TIMEOUT, child)
-        readers = [asyncio.ensure_future(read_track(session, name, stats, time.perf_counter() + FILE_PASS_TIMEOUT))
-                   for stats in tracks.values()]
+        announced_ns: int | None = None
+        try:
+            announced_ns = await watch.wait_active(name, FILE_PASS_TIMEOUT, child)
+        except NeverAnnounced:
+            pass  # hang publish read the whole file before it connected: it never published (counted as 0 frames)
+        else:
+            readers = [asyncio.ensure_future(read_track(session, name, stats,
+                                                        time.perf_counter() + FILE_PASS_TIMEOUT))
+                       for stats in tracks.values()]
         await child.wait(FILE_PASS_TIMEOUT)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), FILE_DRAIN)
@@ -728,13 +775,15 @@ async def one_pass(args: argparse.Namespace, media: MediaFile, relay: Relay, ses
             "exit": child.returncode,
             "wall_s": child.wall,
             "cpu_s": child.rusage_cpu,
-            "announced_s": (announced_ns - spawn_ns) / 1e9,
+            "announced_s": None if announced_ns is None else (announced_ns - spawn_ns) / 1e9,
             "frames_in_file": sum(media.packets.values()),
             "frames_received": len(arrivals),
             "per_track": {k: {"received": len(s.arrivals), "in_file": media.packets[k],
                               "first_ts_s": min((t for _, t, _ in s.arrivals), default=0) / 1e6 if s.arrivals else None,
                               "last_ts_s": max((t for _, t, _ in s.arrivals), default=0) / 1e6 if s.arrivals else None,
-                              "ended": s.ended, "aborted_groups": s.aborted_groups, "error": s.error}
+                              "subscribed": s.subscribed_ns is not None, "ended": s.ended,
+                              "aborted_groups": s.aborted_groups,
+                              "unfinished_groups": s.unfinished_groups, "error": s.error}
                           for k, s in tracks.items()},
             "first_frame_s": (arrivals[0][0] - spawn_ns) / 1e9 if arrivals else None,
             "last_frame_s": (arrivals[-1][0] - spawn_ns) / 1e9 if arrivals else None,
@@ -837,6 +886,7 @@ async def file_loop(args: argparse.Namespace, media: MediaFile, logdir: Path) ->
             if "error" in result:
                 result["publisher_log_tail"] = log_tail(publisher.logpath)
         result["relay_exit"] = await relay.stop()
+        result["relay_log_alerts"] = log_alerts(relay.logpath)
     return result
 
 
@@ -887,6 +937,10 @@ async def startup_cost(logdir: Path, runs: int = 3) -> dict[str, Any]:
 # Output
 
 
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
 def exit_text(code: int) -> str:
     """``-11 (SIGSEGV)`` for a signal, the number otherwise."""
     if code < 0:
@@ -909,7 +963,8 @@ def render(header: tuple[str, ...], rows: list[list[str]], left: int = 1) -> str
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-LIVE_COLUMNS = ("case", "source", "fps", "Mbit/s", "CPU s/s", "CPU ms/frame", "vs PyAV", "relay CPU s/s")
+LIVE_COLUMNS = ("case", "source", "fps", "Mbit/s", "CPU s/s", "CPU ms/frame", "vs PyAV", "relay CPU s/s",
+                "host other s/s")
 
 
 def live_table(results: list[dict[str, Any]]) -> str:
@@ -917,7 +972,8 @@ def live_table(results: list[dict[str, Any]]) -> str:
     baseline = {r["source_kind"]: r for r in results if r["case"] == "PyAV alone" and "error" not in r}
     for r in results:
         if "error" in r:
-            rows.append([r["case"], r["source_kind"], "FAILED", "-", "-", "-", "-", "-"])
+            rows.append([r["case"], r["source_kind"], "FAILED", "-", "-", "-", "-", "-",
+                         fmt(r.get("host_other_cpu_s_per_s"), ".2f")])
             continue
         base = baseline.get(r["source_kind"])
         ratio = None
@@ -926,18 +982,20 @@ def live_table(results: list[dict[str, Any]]) -> str:
         rows.append([r["case"], r["source_kind"], fmt(r.get("fps"), ".1f"), fmt(r.get("mbps"), ".2f"),
                      fmt(r["cpu_s_per_s"], ".3f"), fmt(r["cpu_ms_per_frame"], ".2f"),
                      "1" if r["case"] == "PyAV alone" else (f"x{ratio:.2f}" if ratio else "-"),
-                     fmt(r.get("relay_cpu_s_per_s"), ".3f")])
+                     fmt(r.get("relay_cpu_s_per_s"), ".3f"), fmt(r.get("host_other_cpu_s_per_s"), ".2f")])
     return render(LIVE_COLUMNS, rows, left=2)
 
 
-FILE_COLUMNS = ("file", "case", "runs", "media s", "wall s", "x real time", "CPU s", "delivered")
+FILE_COLUMNS = ("file", "case", "runs", "media s", "wall s", "x real time", "CPU s", "delivered",
+                "host other s/s")
 
 
 def file_table(results: list[dict[str, Any]], startup: dict[str, Any]) -> str:
     rows = []
     for r in results:
         if "x_real_time" not in r:
-            rows.append([Path(r["file"]).name, r["case"], r.get("runs", "-"), "-", "-", "FAILED", "-", "-"])
+            rows.append([Path(r["file"]).name, r["case"], r.get("runs", "-"), "-", "-", "FAILED", "-", "-",
+                         fmt(r.get("host_other_cpu_s_per_s"), ".2f")])
             continue
         delivered = fmt(r.get("delivered"), ".3f")
         if "loop" in r["case"]:  # the publisher's own count, and what the subscriber got in the window
@@ -947,10 +1005,11 @@ def file_table(results: list[dict[str, Any]], startup: dict[str, Any]) -> str:
         else:
             media, wall, cpu = r["media_s"], r["wall_s"], r["cpu_s"]
         rows.append([Path(r["file"]).name, r["case"], r.get("runs", "-"), fmt(media, ".1f"), fmt(wall, ".2f"),
-                     fmt(r["x_real_time"], ".1f"), fmt(cpu, ".2f"), delivered])
+                     fmt(r["x_real_time"], ".1f"), fmt(cpu, ".2f"), delivered,
+                     fmt(r.get("host_other_cpu_s_per_s"), ".2f")])
     if startup.get("wall_s_median") is not None:
         rows.append(["-", startup["case"], f"{startup['runs']} (median)", "-", fmt(startup["wall_s_median"], ".2f"),
-                     "-", fmt(startup["cpu_s_median"], ".2f"), "-"])
+                     "-", fmt(startup["cpu_s_median"], ".2f"), "-", "-"])
     return render(FILE_COLUMNS, rows, left=3)
 
 
@@ -982,6 +1041,13 @@ def notes(live: list[dict[str, Any]], files: list[dict[str, Any]], startup: dict
             out.append(f"{tag}: hang publish exited {exit_text(r['publisher_exit'])} on SIGINT")
         if r.get("publisher_log_alerts"):
             out.append(f"{tag}: publisher logged {r['publisher_log_alerts'][:2]}")
+        if r.get("relay_log_alerts"):
+            out.append(f"{tag}: relay logged {r['relay_log_alerts'][:2]}")
+    busy = [r for r in live + files if r.get("host_other_cpu_s_per_s", 0) >= 0.2]
+    if busy:
+        worst = max(busy, key=lambda r: r["host_other_cpu_s_per_s"])
+        out.append(f"other processes on this host used up to {worst['host_other_cpu_s_per_s']:.2f} of {cpus} cores "
+                   f"during {len(busy)} case(s) (host other s/s column): those rows are noisy; rerun on a quiet host")
     median_start = startup.get("wall_s_median")
     loop_rate = next((r["x_real_time"] for r in files if "loop" in r["case"] and "x_real_time" in r), None)
     for r in files:
@@ -992,26 +1058,43 @@ def notes(live: list[dict[str, Any]], files: list[dict[str, Any]], startup: dict
         if "passes" in r:
             per_pass = r["wall_s"] / len(r["passes"])
             media = r["media_s"] / len(r["passes"])
-            remux = f", and remuxing {media:g}s at the --loop row's x{loop_rate:.0f} takes ~{media / loop_rate:.2f}s" \
-                if loop_rate else ""
-            out.append(f"{tag}: {per_pass:.2f}s per pass: the broadcast is announced "
-                       f"{r['announce_after_spawn_s_median']:.2f}s after spawn (interpreter start + imports alone: "
-                       f"~{median_start or 0:.2f}s, the --help row), the process exits "
-                       f"{r['exit_after_announce_s_median']:.2f}s after that{remux}: startup and teardown dominate")
+            remux = (f", and remuxing {media:.1f}s at the --loop row's x{loop_rate:.0f} takes "
+                     f"~{media / loop_rate:.2f}s") if loop_rate else ""
+            if r["announce_after_spawn_s_median"] is not None:
+                out.append(f"{tag}: {per_pass:.2f}s per pass: the broadcast is announced "
+                           f"{r['announce_after_spawn_s_median']:.2f}s after spawn (interpreter start + imports "
+                           f"alone: ~{median_start or 0:.2f}s, the --help row), the process exits "
+                           f"{r['exit_after_announce_s_median']:.2f}s after that{remux}: startup and teardown "
+                           "dominate (medians)")
+            if r["never_announced"]:
+                out.append(f"{tag}: in {r['never_announced']} of {len(r['passes'])} passes hang publish exited 0 "
+                           "without its broadcast ever being announced (it read the whole file before it connected)")
             if r["delivered"] < 0.99:
                 ranges = {}
                 for kind in ("video", "audio"):
                     tracks = [p["per_track"][kind] for p in r["passes"] if kind in p.get("per_track", {})]
                     got = [t for t in tracks if t["received"]]
+                    subscribed = [t for t in tracks if t["subscribed"]]
                     if tracks:
                         ranges[kind] = (f"{sum(t['received'] for t in tracks)}/{sum(t['in_file'] for t in tracks)}"
                                         + (f" frames, media {min(t['first_ts_s'] for t in got):.1f}.."
                                            f"{max(t['last_ts_s'] for t in got):.1f}s" if got else " frames")
-                                        + f", ended cleanly in {sum(t['ended'] for t in tracks)}/{len(tracks)}")
+                                        + f", subscribed in {len(subscribed)}/{len(tracks)} passes, ended cleanly "
+                                          f"in {sum(t['ended'] for t in subscribed)}/{len(subscribed)}")
                 out.append(f"{tag}: the subscriber received {100 * r['delivered']:.0f}% of the frames ("
                            + "; ".join(f"{k} {v}" for k, v in ranges.items())
-                           + "): --fast reads ahead of any subscriber, so the head is gone from the cache before it "
-                           "subscribes, and the publisher exits before the tail has reached it")
+                           + "): --fast reads the file before anyone can subscribe, so the start is gone from the "
+                           "track's cache when the subscriber arrives")
+            for kind in ("video", "audio"):
+                tracks = [p["per_track"][kind] for p in r["passes"] if kind in p.get("per_track", {})]
+                subscribed = [t for t in tracks if t["subscribed"]]
+                hung = [t for t in subscribed if not t["ended"] and not t["error"]]
+                if hung:
+                    out.append(f"{tag}: in {len(hung)}/{len(subscribed)} subscribed passes the {kind} track neither "
+                               "ended nor failed "
+                               f"within {FILE_DRAIN:g}s after hang publish exited "
+                               f"({sum(t['unfinished_groups'] for t in hung)} groups left open, neither finished nor "
+                               "aborted): the tail of the file never arrives and a player would wait forever")
         if "loop" in r["case"]:
             audio = r.get("per_track", {}).get("audio")
             video = r.get("per_track", {}).get("video")
@@ -1055,6 +1138,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "bench/results/); 0 to skip (default 30)")
     parser.add_argument("--file-window", type=float, default=5.0,
                         help="window of the --fast --loop run in seconds; 0 to skip it (default 5)")
+    parser.add_argument("--logs", type=Path, help="keep the relay, publisher and worker logs in this directory")
     parser.add_argument("--json", type=Path, default=RESULTS / "publish.json",
                         help="where to write the results (default bench/results/publish.json)")
     parser.add_argument("--worker", choices=("pyav-encode", "pyav-demux"), help=argparse.SUPPRESS)
@@ -1094,6 +1178,16 @@ def versions_of(*packages: str) -> dict[str, str | None]:
     return out
 
 
+async def with_host_load(case: Any) -> Any:
+    """Run a case; add to its result(s) how much CPU the rest of the host used meanwhile."""
+    load = HostLoad()
+    result = await case
+    other = load.other_cpu_s_per_s()
+    for r in result if isinstance(result, list) else [result]:
+        r["host_other_cpu_s_per_s"] = other
+    return result
+
+
 async def main_async(args: argparse.Namespace, media_files: list[MediaFile]) -> int:
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -1102,20 +1196,21 @@ async def main_async(args: argparse.Namespace, media_files: list[MediaFile]) -> 
     live: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
-        logdir = Path(tmp)
+        logdir = args.logs or Path(tmp)
+        logdir.mkdir(parents=True, exist_ok=True)
         for kind in args.live_list:
-            live.append(await live_hang(args, kind, logdir))
+            live.append(await with_host_load(live_hang(args, kind, logdir)))
             if kind == "paced" and not args.no_idle_row:
-                live.append(await live_hang(args, kind, logdir, subscribe=False))
-            live.append(await live_pyav(args, kind, logdir))
+                live.append(await with_host_load(live_hang(args, kind, logdir, subscribe=False)))
+            live.append(await with_host_load(live_pyav(args, kind, logdir)))
         startup = await startup_cost(logdir) if media_files else {}
         for index, media in enumerate(media_files):
             progress(f"file {media.label}: {media.duration_s:.2f}s, {media.packets}, {args.file_passes} passes")
-            files.append(await file_passes(args, media, logdir, str(index)))
-            files.extend(await file_pyav(args, media, logdir, str(index)))
+            files.append(await with_host_load(file_passes(args, media, logdir, str(index))))
+            files.extend(await with_host_load(file_pyav(args, media, logdir, str(index))))
         if media_files and args.file_window > 0:
             longest = max(media_files, key=lambda m: m.duration_s)
-            files.append(await file_loop(args, longest, logdir))
+            files.append(await with_host_load(file_loop(args, longest, logdir)))
     note_lines = notes(live, files, startup, args)
     report = {
         "benchmark": "publish",

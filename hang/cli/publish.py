@@ -116,14 +116,16 @@ async def run(args: argparse.Namespace) -> int:
         raise MediaError("--file cannot be combined with live sources")
     stop = asyncio.Event()
     tasks: list[asyncio.Future[None]] = []
-    on_connected: Callable[[], None] | None = None  # a file passes through as it is
+    on_connected: Callable[[], None] | None = None
     with stop_on_signals(stop):
         if args.file:
             broadcast = MediaBroadcast()
             publisher = FilePublisher(args.file, broadcast, fast=args.fast, loop=args.loop,
                                       progress=not args.no_progress)
             broadcast.expect = {entry.name for entry in publisher.streams.values()}
-            tasks.append(asyncio.ensure_future(_until_done(publisher.run(stop), stop)))
+            connected = asyncio.Event()
+            on_connected = connected.set
+            tasks.append(asyncio.ensure_future(_until_done(publisher.run(stop, connected), stop)))
         else:
             video, audio = open_sources(args)
             broadcast = MediaBroadcast({kind for kind, source in (("video", video), ("audio", audio)) if source})

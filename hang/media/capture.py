@@ -121,24 +121,37 @@ class DeviceVideoSource(MediaSource):
         self._thread.start()
 
     def _run(self) -> None:
+        first: float | None = None
         try:
             for frame in self.container.decode(self.stream):
                 if self._stopped.is_set():
-                    return
+                    break
+                # Devices pace themselves; a synthetic input (lavfi) would run flat out: hold each frame
+                # until its own timestamp comes round.
+                if frame.time is not None:
+                    if first is None:
+                        first = frame.time - (time.monotonic() - self._start)
+                    ahead = (frame.time - first) - (time.monotonic() - self._start)
+                    if ahead > 0:
+                        time.sleep(min(ahead, 1.0))
                 frame.pts = int((time.monotonic() - self._start) * 1_000_000)
                 frame.time_base = MICROSECONDS
                 self._out.put_threadsafe(frame)
-            self._out.put_threadsafe(EndOfTrack("device stream ended"))
+            else:
+                self._out.put_threadsafe(EndOfTrack("device stream ended"))
         except (av.error.FFmpegError, OSError) as exc:
             self._out.put_threadsafe(MediaError(f"capture failed: {exc}"))
+        finally:
+            # Closed by the thread that decodes: closing it from another thread while decoding crashes FFmpeg.
+            with contextlib.suppress(Exception):
+                self.container.close()
 
     async def recv(self) -> Any:
         return await self._out.get()
 
     def stop(self) -> None:
         self._stopped.set()
-        with contextlib.suppress(Exception):
-            self.container.close()
+        self._thread.join(timeout=2.0)
 
 
 class MicrophoneSource(MediaSource):
@@ -229,6 +242,9 @@ class TestPatternVideo(MediaSource):
         loop = asyncio.get_running_loop()
         if self._start is None:
             self._start = loop.time()
+        now_index = int((loop.time() - self._start) * self.fps)
+        if now_index > self._index + 1:
+            self._index = now_index  # the consumer fell behind: skip frames, as a camera would
         due = self._start + self._index / self.fps
         await asyncio.sleep(max(0.0, due - loop.time()))
         image = await asyncio.to_thread(self.picture, self._index)

@@ -159,8 +159,17 @@ class FilePublisher:
                     out += [(entry, p) for p in entry.encoder.encode(frame)]
         return out
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Publish the file (again and again with ``loop``) until it ends or ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Publish the file (again and again with ``loop``) until it ends or ``stop`` is set.
+
+        With ``ready``, reading starts only once it is set (the relay connection is up), so a fast
+        run cannot finish before anything could have been sent.
+        """
+        if ready is not None:
+            waiting = {asyncio.ensure_future(ready.wait()), asyncio.ensure_future(stop.wait())}
+            _, pending = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
         offset_us = 0
         started = time.monotonic()
         last_report = 0.0

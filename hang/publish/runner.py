@@ -10,6 +10,7 @@ from collections.abc import Callable
 from hang.errors import ConnectError, HangError
 from hang.publish.broadcast import MediaBroadcast
 from hang.session.client import ClientConfig, connect
+from hang.session.session import MoqSession
 
 log = logging.getLogger("hang.publish")
 
@@ -20,6 +21,15 @@ BACKOFF_MAX = 10.0
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _drain(session: MoqSession, timeout: float = 5.0) -> None:
+    """Wait until what was written has been acknowledged (the last frames and the unannounce)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    await asyncio.sleep(0.05)
+    while session.transport.buffered() and loop.time() < deadline and not session.closed.done():
+        await asyncio.sleep(0.05)
 
 
 async def keep_published(url: str, config: ClientConfig, path: str, broadcast: MediaBroadcast,
@@ -47,7 +57,7 @@ async def keep_published(url: str, config: ClientConfig, path: str, broadcast: M
                     task.cancel()
                 if stop.is_set():
                     broadcast.close()
-                    await asyncio.sleep(0.3)  # let the unannounce and the last frames leave
+                    await _drain(session)
                     return
                 log.warning("the relay closed the session; reconnecting")
         except ConnectError:

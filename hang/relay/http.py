@@ -32,7 +32,8 @@ class HttpSide:
         """Serve one connection (one request, then close)."""
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            status, body, kind = self.respond(head[:MAX_REQUEST].decode("latin-1"))
+            request = head[:MAX_REQUEST].decode("latin-1")
+            status, body, kind = self.respond(request)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
             writer.close()
             return
@@ -40,6 +41,8 @@ class HttpSide:
             f"HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
             "Access-Control-Allow-Origin: *\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
         )
+        if request.startswith("HEAD "):
+            body = b""  # the headers carry the length; a HEAD reply has no body
         with contextlib.suppress(ConnectionError):
             writer.write(headers.encode() + body)
             await writer.drain()

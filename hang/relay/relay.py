@@ -74,20 +74,26 @@ class Relay:
             cert = tls.generate(Path(self._tmp.name))
             certfile, keyfile, self.fingerprint = cert.certfile, cert.keyfile, cert.fingerprint
         alpns = alpns_for(cfg.versions) + [ALPN_H3]
-        self._quic = await serve(
-            cfg.host, cfg.port, certfile=str(certfile), keyfile=str(keyfile), alpns=alpns,
-            on_session=self._on_session, select_protocol=lambda offered: select_protocol(offered, cfg.versions),
-            config=cfg.transport,
-        )
-        self.port = bound_port(self._quic)
-        if cfg.http:
+        # With port 0 the OS picks a free UDP port; TCP then wants the same number, which another
+        # program may hold: pick again a few times.
+        for attempt in range(10 if cfg.port == 0 else 1):
+            self._quic = await serve(
+                cfg.host, cfg.port, certfile=str(certfile), keyfile=str(keyfile), alpns=alpns,
+                on_session=self._on_session,
+                select_protocol=lambda offered: select_protocol(offered, cfg.versions), config=cfg.transport,
+            )
+            self.port = bound_port(self._quic)
+            if not cfg.http:
+                break
             side = HttpSide(self.origin, self.fingerprint, self._counts)
             host = None if cfg.host in ("::", "0.0.0.0", "") else cfg.host
             try:
                 self._http = await asyncio.start_server(side.handle, host, self.port, reuse_address=True)
+                break
             except OSError as exc:
                 self._quic.close()
-                raise HangError(f"cannot listen on TCP port {self.port}: {exc.strerror}") from None
+                if attempt == 9 or cfg.port != 0:
+                    raise HangError(f"cannot listen on TCP port {self.port}: {exc.strerror}") from None
         log.info("relay listening on %s port %d (UDP: WebTransport + QUIC%s), versions %s",
                  cfg.host, self.port, ", TCP: HTTP" if cfg.http else "",
                  " ".join(v.label for v in cfg.versions))

@@ -149,13 +149,14 @@ class Publisher(SessionBase):
             if last < 0 and self.version >= Version.LITE_05:
                 self.send_message(send, SubscribeStart(group.sequence), kind=SubscribeStart.TYPE)
             last = max(last, group.sequence)
-            await self._write_group(request.id, group)
+            await self._write_group(request.id, group, request.priority)
         if self.version >= Version.LITE_05:
             self.send_message(send, SubscribeEnd(last + 1), kind=SubscribeEnd.TYPE)
 
-    async def _write_group(self, subscribe_id: int, group: GroupConsumer) -> None:
+    async def _write_group(self, subscribe_id: int, group: GroupConsumer, priority: int) -> None:
         version = self.version
         stream = await self.transport.open_uni()
+        stream.priority = priority
         try:
             stream.write_nowait(encode_varint(UniStream.GROUP)
                                 + encode_message(GroupHeader(subscribe_id, group.sequence), version))

@@ -196,6 +196,7 @@ class Subscriber(SessionBase):
             group.abort(ErrorCode.DECODE)
             raise
         finally:
+            group.abort(ErrorCode.CLOSED)  # cut short (session gone, cancelled): never leave it open
             sub.active_groups -= 1
             if sub.ending and sub.active_groups == 0:
                 sub.track.finish()
@@ -204,6 +205,8 @@ class Subscriber(SessionBase):
         """End every subscription (the session is gone)."""
         for sub in self._subscriptions.values():
             sub.track.abort(ErrorCode.CLOSED)
+            for group in sub.track.groups:
+                group.abort(ErrorCode.CLOSED)  # a finished track may still have groups in flight
         self._subscriptions.clear()
         self.forget_broadcasts()
 

@@ -19,6 +19,8 @@ class SendStream(abc.ABC):
     """The sending half of a stream."""
 
     stream_id: int
+    #: moq-lite priority of what the stream carries (higher is more urgent): it may queue more.
+    priority: int = 0
 
     @abc.abstractmethod
     async def write(self, data: bytes) -> None:

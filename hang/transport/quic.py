@@ -125,8 +125,11 @@ class _SendHalf(SendStream):
 
     async def write(self, data: bytes) -> None:
         conn = self._s.conn
+        # Each priority step buys 1 KiB more of the connection's queue, so urgent media (audio) still
+        # gets in when bulk media (video) has filled it.
+        limit = CONNECTION_UNSENT_HIGH_WATER + self.priority * 1024
         while not self.closed and (conn.pending_bytes(self.stream_id) > STREAM_HIGH_WATER
-                                   or conn.unsent() > CONNECTION_UNSENT_HIGH_WATER):
+                                   or conn.unsent() > limit):
             await conn.wait_progress()
         self.write_nowait(data)
 
