@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import math
@@ -47,14 +46,15 @@ import os
 import platform
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from common import cpu_seconds, git_describe, percentile, progress, versions_of
+from common import die_with_parent as _die_with_parent
 
 import hang
 from hang.cli.watch import PLAYOUT_DELAY
@@ -90,18 +90,6 @@ PUBLISHER_STOP_TIMEOUT = 5.0
 POLL = 0.05
 
 
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
 def summary(values: list[float]) -> dict[str, Any]:
     ordered = sorted(values)
     return {
@@ -115,26 +103,12 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int | str = "self") -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()  # fields from #3 (state) on
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def host_cpu_seconds() -> float:
     """Busy CPU time of the whole machine (all cores, every process) from /proc/stat, in seconds."""
     with open("/proc/stat") as f:
         values = [int(v) for v in f.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     return (sum(values[:8]) - idle) / CLK_TCK
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the benchmark dies, so no relay is left behind."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -639,26 +613,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.warmup < 0 or args.drain < 0 or args.warmup_timeout <= 0:
         parser.error("--warmup and --drain must be >= 0, --warmup-timeout > 0")
     return args
-
-
-def git_describe() -> str | None:
-    """The checkout the benchmark ran from (``git describe --always --dirty``), if known."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def versions_of(*packages: str) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 async def main_async(args: argparse.Namespace) -> int:

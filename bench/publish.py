@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import importlib.util
 import json
 import os
@@ -48,9 +47,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from common import cpu_seconds, git_describe, progress, versions_of
+from common import die_with_parent as _die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "h264-aac.mp4"
@@ -72,18 +73,6 @@ STOP_TIMEOUT = 5.0
 FILE_PASS_TIMEOUT = 60.0
 #: Seconds the subscriber may still read after a file publisher exited.
 FILE_DRAIN = 3.0
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int | str) -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()  # fields from #3 (state) on
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def proc_status(pid: int | str) -> dict[str, float | None]:
@@ -125,12 +114,6 @@ class HostLoad:
     def other_cpu_s_per_s(self) -> float:
         elapsed = max(1e-6, time.perf_counter() - self.start)
         return max(0.0, (self.busy() - self.busy0) - (self.ours() - self.ours0)) / elapsed
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the benchmark dies, so nothing is left behind."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def log_alerts(path: Path, limit: int = 10) -> list[str]:
@@ -1157,25 +1140,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if not path.is_file():
             parser.error(f"no such file: {path} (make the samples with: python samples/make_samples.py)")
     return args
-
-
-def git_describe() -> str | None:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def versions_of(*packages: str) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 async def with_host_load(case: Any) -> Any:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import math
 import multiprocessing
@@ -40,14 +39,15 @@ import platform
 import re
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from common import cpu_seconds, git_describe, percentile, progress, versions_of
+from common import die_with_parent as _die_with_parent
 
 import hang
 from hang.wire.constants import Version, parse_version
@@ -71,18 +71,6 @@ RELAY_STOP_TIMEOUT = 5.0
 CONNECT_CONCURRENCY = 8
 
 
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int | str) -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        data = f.read()
-    fields = data[data.rindex(")") + 2:].split()  # fields from #3 (state) on
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def rss_mib(pid: int | str) -> float | None:
     """Resident set size of a process in MiB (None if it is gone)."""
     try:
@@ -93,20 +81,6 @@ def rss_mib(pid: int | str) -> float | None:
     except OSError:
         pass
     return None
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the benchmark dies, so no relay is left behind."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an ascending list (None when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -766,26 +740,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.frame_size < HEADER.size:
         parser.error(f"frames of {args.frame_size} bytes cannot hold the {HEADER.size}-byte header")
     return args
-
-
-def git_describe() -> str | None:
-    """The checkout the benchmark ran from (``git describe --always --dirty``), if known."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def versions_of(*packages: str) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 async def main_async(args: argparse.Namespace) -> int:
