@@ -207,3 +207,19 @@ async def test_relay_shutdown_sends_goaway() -> None:
         await asyncio.wait_for(session.going_away.wait(), 2)
         assert session.goaway == ""
         await asyncio.wait_for(session.wait_closed(), 2)
+
+
+async def test_ended_subscriptions_are_forgotten(relay: Relay) -> None:
+    config = client_config(relay, hang.Version.LITE_04)
+    async with hang.connect(url(relay), config) as pub, hang.connect(url(relay), config) as sub:
+        for round_ in range(3):
+            broadcast = hang.BroadcastProducer()
+            track = broadcast.create_track("t")
+            pub.publish(f"room/r{round_}", broadcast.consume())
+            await next_active(sub.announced("room"), f"room/r{round_}")
+            consumer = await sub.subscribe(f"room/r{round_}", "t")
+            track.write_frame(b"x")
+            track.finish()
+            while await asyncio.wait_for(consumer.next_group(), 5) is not None:
+                pass
+        assert sub._subscriptions == {}

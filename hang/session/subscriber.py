@@ -163,10 +163,16 @@ class Subscriber(SessionBase):
                 pass
             sub.ending = True
             if sub.active_groups == 0:
-                sub.track.finish()
+                self._finished(sub_id, sub)
         except StreamReset as exc:
             sub.track.abort(exc.code)
             self._subscriptions.pop(sub_id, None)
+
+    def _finished(self, sub_id: int, sub: _Subscription) -> None:
+        """The track ended and its last group arrived: end it and forget the subscription."""
+        sub.track.finish()
+        if self._subscriptions.get(sub_id) is sub:
+            del self._subscriptions[sub_id]
 
     def _unsubscribe(self, sub_id: int) -> None:
         sub = self._subscriptions.pop(sub_id, None)
@@ -199,7 +205,7 @@ class Subscriber(SessionBase):
             group.abort(ErrorCode.CLOSED)  # cut short (session gone, cancelled): never leave it open
             sub.active_groups -= 1
             if sub.ending and sub.active_groups == 0:
-                sub.track.finish()
+                self._finished(header.subscribe_id, sub)
 
     def close_subscriptions(self) -> None:
         """End every subscription (the session is gone)."""
