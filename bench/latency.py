@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -53,8 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import cpu_seconds, git_describe, percentile, progress, versions_of
-from common import die_with_parent as _die_with_parent
+from common import RelayProcess, cpu_seconds, git_describe, percentile, progress, versions_of
 
 import hang
 from hang.cli.watch import PLAYOUT_DELAY
@@ -68,7 +66,6 @@ from hang.publish.runner import keep_published
 from hang.watch.participant import Limits, Participant
 
 ROOT = Path(__file__).resolve().parent.parent
-MOQ_RS_PEER = ROOT / "tests" / "peers" / "moq_rs_peer.py"
 BROADCAST = "bench/latency.hang"
 RENDITION = "video"
 RELAYS = ("hang", "moq-rs")
@@ -83,9 +80,7 @@ HOP_LABEL = "hop: encode->receive"
 LOG_ALERT = re.compile(r"(?i)\b(warn|warning|error|traceback|exception)\b")
 
 #: Bounds (seconds) that keep every run finite.
-RELAY_START_TIMEOUT = 20.0
 CONNECT_TIMEOUT = 10.0
-RELAY_STOP_TIMEOUT = 5.0
 PUBLISHER_STOP_TIMEOUT = 5.0
 POLL = 0.05
 
@@ -113,114 +108,6 @@ def host_cpu_seconds() -> float:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Relay processes
-
-
-class RelayProcess:
-    """One relay in its own subprocess: ``hang relay`` or ``moq_rs_peer.py relay`` (moq.Server)."""
-
-    def __init__(self, kind: str, logpath: Path) -> None:
-        self.kind = kind
-        self.logpath = logpath
-        self.proc: asyncio.subprocess.Process | None = None
-        self.addr = ""
-        self.fingerprint = ""
-        self._drain: asyncio.Task[None] | None = None
-
-    def argv(self) -> list[str]:
-        if self.kind == "hang":
-            return [sys.executable, "-m", "hang", "relay", "--listen", "127.0.0.1:0"]
-        return [sys.executable, str(MOQ_RS_PEER), "relay", "--bind", "127.0.0.1:0"]
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.returncode
-
-    async def start(self) -> None:
-        with open(self.logpath, "wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv(), cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=log, preexec_fn=_die_with_parent,
-            )
-        try:
-            async with asyncio.timeout(RELAY_START_TIMEOUT):
-                await self._wait_ready()
-        except TimeoutError:
-            raise RuntimeError(f"{self.kind} relay not ready after {RELAY_START_TIMEOUT:.0f}s\n"
-                               f"{self.log_tail()}") from None
-        self._drain = asyncio.ensure_future(self._drain_stdout())
-
-    async def _wait_ready(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while True:
-            line = (await self.proc.stdout.readline()).decode(errors="replace")
-            if not line:
-                code = await self.proc.wait()
-                raise RuntimeError(f"{self.kind} relay exited ({code}) before it was ready\n{self.log_tail()}")
-            if self.kind == "hang":
-                match = re.search(r"relay ready: https://[^/]*:(\d+)/ \(pin ([0-9a-f]{64})\)", line)
-                if match:
-                    self.addr, self.fingerprint = f"127.0.0.1:{match[1]}", match[2]
-                    return
-            else:
-                with contextlib.suppress(ValueError):
-                    event = json.loads(line)
-                    if event.get("event") == "ready":
-                        self.addr, self.fingerprint = event["addr"], event["fingerprints"][0]
-                        return
-
-    async def _drain_stdout(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while await self.proc.stdout.readline():
-            pass
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.logpath.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def log_size(self) -> int:
-        try:
-            return self.logpath.stat().st_size
-        except OSError:
-            return 0
-
-    def log_alerts(self, start: int, end: int) -> list[str]:
-        """Warning and error lines the relay logged between two byte offsets of its log."""
-        try:
-            with open(self.logpath, "rb") as f:
-                f.seek(start)
-                text = f.read(max(0, end - start)).decode(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if LOG_ALERT.search(line)]
-
-    async def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after a grace period; returns the exit code."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), RELAY_STOP_TIMEOUT)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        if proc.stdin is not None:
-            proc.stdin.close()
-        if self._drain is not None:
-            self._drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._drain
-        return proc.returncode
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -403,7 +290,7 @@ async def measure(relay: RelayProcess, args: argparse.Namespace, tag: str) -> di
         progress(f"{tag}: window closed; draining {args.drain:g}s")
         await hold(args.drain, check)
         participant_error = watcher.participant.error
-        alerts = relay.log_alerts(log0, relay.log_size())
+        alerts = relay.log_lines(log0, relay.log_size(), LOG_ALERT)
     finally:
         watcher_task = tasks.pop("watcher", None)
         if watcher_task is not None:

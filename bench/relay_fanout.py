@@ -46,14 +46,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import cpu_seconds, git_describe, percentile, progress, versions_of
+from common import (
+    RELAY_START_TIMEOUT,
+    RELAY_STOP_TIMEOUT,
+    RelayProcess,
+    cpu_seconds,
+    git_describe,
+    percentile,
+    progress,
+    versions_of,
+)
 from common import die_with_parent as _die_with_parent
 
 import hang
 from hang.wire.constants import Version, parse_version
 
 ROOT = Path(__file__).resolve().parent.parent
-MOQ_RS_PEER = ROOT / "tests" / "peers" / "moq_rs_peer.py"
 BROADCAST = "bench/pub"
 TRACK = "video"
 #: Payload header: send time (perf_counter_ns) and sequence number.
@@ -64,9 +72,7 @@ RELAYS = ("hang", "moq-rs")
 LOG_ALERT = re.compile(r"(?i)\b(warn|warning|error|traceback|exception|ended|closed)\b")
 
 #: Bounds (seconds) that keep every run finite.
-RELAY_START_TIMEOUT = 20.0
 CONNECT_TIMEOUT = 20.0
-RELAY_STOP_TIMEOUT = 5.0
 #: Handshakes in flight at once while the subscribers connect.
 CONNECT_CONCURRENCY = 8
 
@@ -85,125 +91,6 @@ def rss_mib(pid: int | str) -> float | None:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Relay processes
-
-
-class RelayProcess:
-    """One relay in its own subprocess: ``hang relay`` or ``moq_rs_peer.py relay`` (moq.Server)."""
-
-    def __init__(self, kind: str, version: Version, logdir: Path, tag: str) -> None:
-        self.kind = kind
-        self.version = version
-        self.logpath = logdir / f"{tag}.log"
-        self.proc: asyncio.subprocess.Process | None = None
-        self.addr = ""
-        self.fingerprint = ""
-        self._drain: asyncio.Task[None] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def argv(self) -> list[str]:
-        if self.kind == "hang":
-            return [sys.executable, "-m", "hang", "relay", "--listen", "127.0.0.1:0",
-                    "--versions", f"{self.version.value & 0xFF:02d}"]
-        if self.kind == "moq-rs":
-            return [sys.executable, str(MOQ_RS_PEER), "relay", "--bind", "127.0.0.1:0"]
-        raise ValueError(f"unknown relay {self.kind!r}")
-
-    async def start(self) -> None:
-        with open(self.logpath, "wb") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.argv(), cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=log, preexec_fn=_die_with_parent,
-            )
-        try:
-            async with asyncio.timeout(RELAY_START_TIMEOUT):
-                await self._wait_ready()
-        except TimeoutError:
-            raise RuntimeError(f"{self.kind} relay not ready after {RELAY_START_TIMEOUT:.0f}s\n"
-                               f"{self.log_tail()}") from None
-        self._drain = asyncio.ensure_future(self._drain_stdout())
-
-    async def _wait_ready(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while True:
-            line = (await self.proc.stdout.readline()).decode(errors="replace")
-            if not line:
-                code = await self.proc.wait()
-                raise RuntimeError(f"{self.kind} relay exited ({code}) before it was ready\n{self.log_tail()}")
-            if self.kind == "hang":
-                match = re.search(r"relay ready: https://[^/]*:(\d+)/ \(pin ([0-9a-f]{64})\)", line)
-                if match:
-                    self.addr, self.fingerprint = f"127.0.0.1:{match[1]}", match[2]
-                    return
-            else:
-                with contextlib.suppress(ValueError):
-                    event = json.loads(line)
-                    if event.get("event") == "ready":
-                        self.addr, self.fingerprint = event["addr"], event["fingerprints"][0]
-                        return
-
-    async def _drain_stdout(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while await self.proc.stdout.readline():
-            pass
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.logpath.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def log_size(self) -> int:
-        try:
-            return self.logpath.stat().st_size
-        except OSError:
-            return 0
-
-    def log_lines(self, start: int, end: int) -> list[str]:
-        """Warning, error and session-end lines the relay logged between two byte offsets of its log."""
-        try:
-            with open(self.logpath, "rb") as f:
-                f.seek(start)
-                text = f.read(max(0, end - start)).decode(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if LOG_ALERT.search(line)]
-
-    def cpu_seconds(self) -> float:
-        """The relay's CPU time so far; RuntimeError if it has exited."""
-        try:
-            return cpu_seconds(self.pid)
-        except OSError:
-            raise RuntimeError(f"{self.kind} relay (pid {self.pid}) has exited") from None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.returncode
-
-    async def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after a grace period; returns the exit code."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), RELAY_STOP_TIMEOUT)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        if proc.stdin is not None:
-            proc.stdin.close()
-        if self._drain is not None:
-            self._drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._drain
-        return proc.returncode
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -495,7 +382,7 @@ async def measure(relay: RelayProcess, n: int, args: argparse.Namespace, tag: st
             await asyncio.sleep(args.duration)
             end_ns = time.perf_counter_ns()
             window = Window(start_ns, end_ns, relay.cpu_seconds() - relay_cpu0, loadgen_cpu() - loadgen_cpu0,
-                            rss_mib(relay.pid), relay.log_lines(log0, relay.log_size()))
+                            rss_mib(relay.pid), relay.log_lines(log0, relay.log_size(), LOG_ALERT))
             progress(f"{tag}: window closed; draining {args.drain:g}s")
             await asyncio.sleep(args.drain)
             subscribers = await pool.stop()
@@ -588,7 +475,7 @@ def analyse(subscribers: list[Subscriber], publisher: Publisher, window: Window,
 
 async def run_case(kind: str, n: int, args: argparse.Namespace, logdir: Path) -> dict[str, Any]:
     tag = f"{kind} N={n}"
-    relay = RelayProcess(kind, args.version, logdir, f"{kind}-N{n}")
+    relay = RelayProcess(kind, logdir / f"{kind}-N{n}.log", args.version)
     result: dict[str, Any] = {"relay": kind, "subscribers": n}
     budget = RELAY_START_TIMEOUT + CONNECT_TIMEOUT + args.warmup_timeout + args.settle + args.duration + args.drain + 30
     deadline: asyncio.Timeout | None = None
