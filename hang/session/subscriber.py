@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -215,14 +214,4 @@ class Subscriber(SessionBase):
                 group.abort(ErrorCode.CLOSED)  # a finished track may still have groups in flight
         self._subscriptions.clear()
         self.forget_broadcasts()
-
-
-async def first_announcement(announcements: AsyncIterator[Announcement], path: str,
-                             timeout: float) -> Announcement:
-    """Wait for ``path`` to be announced active."""
-    async with asyncio.timeout(timeout):
-        async for item in announcements:
-            if item.path == path and item.active:
-                return item
-    raise NotFound(path)
 

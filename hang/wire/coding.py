@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aioquic._buffer import Buffer, BufferReadError
-from aioquic.buffer import size_uint_var
 
 from hang.errors import DecodeError, InvalidPath
 from hang.wire.constants import MAX_NAME_LENGTH, MAX_PATH_SEGMENTS
@@ -21,7 +20,6 @@ __all__ = [
     "push_optional",
     "push_u8",
     "push_string",
-    "size_uint_var",
     "strip_prefix",
     "zigzag_decode",
     "zigzag_encode",
