@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hang.errors import HangError, ProtocolError
+from hang.errors import ErrorCode, HangError, ProtocolError
 from hang.model.origin import Origin
 from hang.relay.http import HttpSide
 from hang.session.handshake import select_protocol
@@ -112,7 +112,9 @@ class Relay:
         try:
             await asyncio.wait_for(session.start(), HANDSHAKE_TIMEOUT)
         except (TimeoutError, HangError) as exc:
-            code = exc.error_code if isinstance(exc, ProtocolError) else 0
+            code = ErrorCode.TIMEOUT if isinstance(exc, TimeoutError) else 0
+            if isinstance(exc, ProtocolError):
+                code = exc.error_code
             log.warning("session %s (%s) failed its handshake: %s", transport.remote, transport.kind,
                         exc or "timed out")
             session.close(code, "handshake failed")
