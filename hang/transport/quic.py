@@ -52,6 +52,8 @@ STREAM_HIGH_WATER = 256 * 1024
 CONNECTION_UNSENT_HIGH_WATER = 128 * 1024
 CLOSE_WEBTRANSPORT_SESSION = 0x2843
 H3_NO_ERROR = 0x100
+#: PINGs per idle timeout.
+KEEPALIVE_DIVISOR = 8
 #: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
 CLOSE_GRACE = 0.5
 
@@ -404,18 +406,20 @@ class _Connection(QuicConnectionProtocol):
     # -- events --------------------------------------------------------------------------------
 
     def _keepalive(self) -> None:
-        # PING at a quarter of the negotiated idle timeout, so a live peer never times out and a dead
-        # one is noticed within that timeout.
+        # PING every eighth of the negotiated idle timeout, so a live peer never times out, even when
+        # a few PINGs are lost, and a dead one is noticed soon after that timeout: the first
+        # ack-eliciting packet sent after the last one received restarts the idle timer (RFC 9000
+        # section 10.1), so a dead peer is noticed idle timeout + one PING interval after it died.
         if self._closed.is_set():
             return
         self._ping_uid += 1
         self._quic.send_ping(self._ping_uid)
         self.transmit()
-        self._loop.call_later(self._quic._idle_timeout() / 4, self._keepalive)
+        self._loop.call_later(self._quic._idle_timeout() / KEEPALIVE_DIVISOR, self._keepalive)
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, HandshakeCompleted):
-            self._loop.call_later(self._quic._idle_timeout() / 4, self._keepalive)
+            self._loop.call_later(self._quic._idle_timeout() / KEEPALIVE_DIVISOR, self._keepalive)
         if isinstance(event, ProtocolNegotiated):
             self._on_first_path()
             self._on_negotiated(event.alpn_protocol or "")
