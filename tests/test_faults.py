@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import sys
 import time
@@ -24,13 +25,16 @@ from tests.conftest import client_config, url
 from tests.test_loopback import next_active
 from tests.test_publish import watch
 
-NUMBERED = Path(__file__).parent / "peers" / "numbered.py"
+ROOT = Path(__file__).resolve().parent.parent
+NUMBERED = ROOT / "tests" / "peers" / "numbered.py"
 #: What "within a second" allows for on a loaded machine: the 1 s idle timeout plus scheduling.
 GONE_WITHIN = 1.5
 
 
 async def spawn(*argv: str, stdout: int | None = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(*argv, stdout=stdout, stderr=asyncio.subprocess.PIPE)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # this checkout's hang, for scripts run by path too
+    return await asyncio.create_subprocess_exec(*argv, stdout=stdout, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+                                                env=env)
 
 
 async def next_event(process: asyncio.subprocess.Process, name: str, timeout: float = 20) -> dict[str, Any]:
