@@ -126,3 +126,28 @@ async def read_numbered_checked(track: hang.TrackConsumer, count: int) -> list[i
 
 
 __all__ = ["read_numbered"]
+
+
+class _Stream:
+    def __init__(self, unacknowledged: int) -> None:
+        self.unacknowledged = unacknowledged
+        self.abandoned: int | None = None
+
+    def abandon(self, code: int) -> None:
+        self.abandoned = code
+
+
+def test_stale_group_streams_are_dropped_not_left_to_share_the_link() -> None:
+    """Group streams written but not delivered are reset once superseded longer than skip_after."""
+    import time
+
+    from hang.errors import ErrorCode
+    from hang.session.publisher import drop_stale
+
+    now = time.monotonic()
+    delivered, stale, fresh = _Stream(0), _Stream(5000), _Stream(5000)
+    backlog = [(delivered, now - 5.0), (stale, now - 2.0), (fresh, now)]
+    drop_stale(backlog, 1.0)  # type: ignore[arg-type]
+    assert [s for s, _ in backlog] == [fresh]
+    assert stale.abandoned == ErrorCode.CANCEL
+    assert delivered.abandoned is None and fresh.abandoned is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 
 from hang.errors import ErrorCode, HangError, NotFound
 from hang.model.broadcast import BroadcastConsumer
@@ -33,6 +35,21 @@ from hang.wire.messages import (
 #: A subscriber whose next group has been superseded for this long skips to the newest group
 #: (unless its SUBSCRIBE set a max latency of its own).
 DEFAULT_SKIP_AFTER = 1.0
+
+
+def drop_stale(backlog: list[tuple[SendStream, float]], skip_after: float) -> None:
+    """Forget delivered group streams; reset those superseded more than ``skip_after`` ago and not delivered."""
+    now = time.monotonic()
+    keep: list[tuple[SendStream, float]] = []
+    for stream, superseded in backlog:
+        if not stream.unacknowledged:
+            continue
+        if now - superseded > skip_after:
+            with contextlib.suppress(HangError):
+                stream.abandon(ErrorCode.CANCEL)
+            continue
+        keep.append((stream, superseded))
+    backlog[:] = keep
 
 
 class Publisher(SessionBase):
@@ -137,6 +154,10 @@ class Publisher(SessionBase):
         # once the one it is receiving is done, so it never queues stale media without bound.
         skip_after = request.max_latency_ms / 1000 if request.max_latency_ms else DEFAULT_SKIP_AFTER
         last = -1
+        # Streams of groups already written whose data may still be queued, with when each group was
+        # superseded: on a link slower than the media, QUIC shares it between every stream with data
+        # left, so stale groups would starve the newest one. They are dropped after ``skip_after``.
+        backlog: list[tuple[SendStream, float]] = []
         while True:
             try:
                 group = await track.next_group(skip_after=skip_after)
@@ -149,11 +170,15 @@ class Publisher(SessionBase):
             if last < 0 and self.version >= Version.LITE_05:
                 self.send_message(send, SubscribeStart(group.sequence), kind=SubscribeStart.TYPE)
             last = max(last, group.sequence)
-            await self._write_group(request.id, group, request.priority)
+            stream = await self._write_group(request.id, group, request.priority, backlog, skip_after)
+            if stream is not None:
+                backlog.append((stream, time.monotonic()))
         if self.version >= Version.LITE_05:
             self.send_message(send, SubscribeEnd(last + 1), kind=SubscribeEnd.TYPE)
 
-    async def _write_group(self, subscribe_id: int, group: GroupConsumer, priority: int) -> None:
+    async def _write_group(self, subscribe_id: int, group: GroupConsumer, priority: int,
+                           backlog: list[tuple[SendStream, float]], skip_after: float) -> SendStream | None:
+        """Write one group on its own stream; the stream if it ended with a FIN (its data may still be queued)."""
         version = self.version
         stream = await self.transport.open_uni()
         stream.priority = priority
@@ -164,8 +189,10 @@ class Publisher(SessionBase):
             while (frame := await group.read_frame()) is not None:
                 delta = zigzag_encode(frame.timestamp - previous)
                 previous = frame.timestamp
+                drop_stale(backlog, skip_after)
                 await stream.write(encode_frame(frame.payload, version, delta))
             stream.finish()
+            return stream
         except GroupAborted as exc:
             reset_quietly(stream, exc.code)
         except asyncio.CancelledError:
@@ -173,6 +200,7 @@ class Publisher(SessionBase):
             raise
         except HangError:
             reset_quietly(stream, ErrorCode.CANCEL)
+        return None
 
     async def serve_track(self, send: SendStream, reader: StreamReader) -> None:
         """lite-05 TRACK: answer with the track's TRACK_INFO."""

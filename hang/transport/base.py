@@ -43,6 +43,15 @@ class SendStream(abc.ABC):
     def closed(self) -> bool:
         """True once finished, reset, stopped by the peer, or the session ended."""
 
+    @property
+    def unacknowledged(self) -> int:
+        """Bytes written and not yet acknowledged by the peer (0 once all were delivered)."""
+        return 0
+
+    def abandon(self, code: int) -> None:
+        """Drop whatever is not yet delivered, even after FIN (RESET_STREAM with ``code``)."""
+        self.reset(code)
+
 
 class RecvStream(abc.ABC):
     """The receiving half of a stream."""

@@ -171,6 +171,17 @@ class _SendHalf(SendStream):
     def closed(self) -> bool:
         return self._s.send_closed or self._s.session.is_closed
 
+    @property
+    def unacknowledged(self) -> int:
+        return 0 if self._s.session.is_closed else self._s.conn.pending_bytes(self.stream_id)
+
+    def abandon(self, code: int) -> None:
+        # aioquic resets a FINed stream until all of it is acknowledged; a stream it has already
+        # discarded must not be touched (it would be created again).
+        if self.unacknowledged:
+            self._s.close_send()
+            self._s.conn.reset(self.stream_id, to_wt_code(code))
+
 
 class _RecvHalf(RecvStream):
     def __init__(self, stream: _Stream) -> None:
