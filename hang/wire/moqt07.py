@@ -399,8 +399,8 @@ class SubscribeUpdate:
 
     @classmethod
     def decode(cls, buf: Buffer) -> Self:
-        ids = [buf.pull_uint_var() for _ in range(5)]
-        return cls(*ids, _pull_u8(buf), pull_params(buf))
+        sub, start_group, start_object, end_group, end_object = (buf.pull_uint_var() for _ in range(5))
+        return cls(sub, start_group, start_object, end_group, end_object, _pull_u8(buf), pull_params(buf))
 
 
 @dataclass(frozen=True)
@@ -712,8 +712,9 @@ class Fetch:
     def decode(cls, buf: Buffer) -> Self:
         subscribe_id, namespace, name = buf.pull_uint_var(), pull_namespace(buf), pull_text(buf)
         priority, order = _pull_u8(buf), _pull_u8(buf)
-        ids = [buf.pull_uint_var() for _ in range(4)]
-        return cls(subscribe_id, namespace, name, priority, order, *ids, pull_params(buf))
+        start_group, start_object, end_group, end_object = (buf.pull_uint_var() for _ in range(4))
+        return cls(subscribe_id, namespace, name, priority, order, start_group, start_object, end_group, end_object,
+                   pull_params(buf))
 
 
 @dataclass(frozen=True)
