@@ -15,16 +15,22 @@ from hang.errors import HangError, ProtocolError
 from hang.model.origin import Origin
 from hang.relay.http import HttpSide
 from hang.session.handshake import select_protocol
+from hang.session.moqt07 import Moqt07Session
+from hang.session.moqt07_base import Moqt07Options
 from hang.session.session import MoqSession, new_origin_id
 from hang.transport import tls
 from hang.transport.base import Session
+from hang.transport.peek import peek_first_stream
 from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
+from hang.wire import moqt07
 from hang.wire.coding import normalize_path
 from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
 
 log = logging.getLogger("hang.relay")
 
 HANDSHAKE_TIMEOUT = 10.0
+
+AnySession = MoqSession | Moqt07Session
 
 
 @dataclass
@@ -36,6 +42,11 @@ class RelayConfig:
     certfile: Path | None = None
     keyfile: Path | None = None
     versions: tuple[Version, ...] = ALL_VERSIONS
+    #: Also accept IETF MoQ Transport draft-07 sessions (ALPN ``moq-00``, or WebTransport whose
+    #: first stream is a draft-07 CLIENT_SETUP).
+    moqt07: bool = True
+    #: Subscriptions a draft-07 session may hold open at once (its MAX_SUBSCRIBE_ID window).
+    max_subscribes: int = 100
     #: Serve the HTTP side (certificate fingerprint, announced list, health) on TCP, same port.
     http: bool = True
     #: A short idle timeout (kept alive by PINGs) so a dropped peer is noticed, and its broadcasts
@@ -54,7 +65,7 @@ class Relay:
         self.config = config or RelayConfig()
         self.origin = Origin()
         self.origin_id = new_origin_id()
-        self.sessions: set[MoqSession] = set()
+        self.sessions: set[AnySession] = set()
         self.port = 0
         self.fingerprint = ""
         self._quic: QuicServer | None = None
@@ -73,7 +84,7 @@ class Relay:
             self._tmp = tempfile.TemporaryDirectory(prefix="hang-relay-")
             cert = tls.generate(Path(self._tmp.name))
             certfile, keyfile, self.fingerprint = cert.certfile, cert.keyfile, cert.fingerprint
-        alpns = alpns_for(cfg.versions) + [ALPN_H3]
+        alpns = alpns_for(cfg.versions) + ([moqt07.ALPN] if cfg.moqt07 else []) + [ALPN_H3]
         # With port 0 the OS picks a free UDP port; TCP then wants the same number, which another
         # program may hold: pick again a few times.
         for attempt in range(10 if cfg.port == 0 else 1):
@@ -94,9 +105,9 @@ class Relay:
                 self._quic.close()
                 if attempt == 9 or cfg.port != 0:
                     raise HangError(f"cannot listen on TCP port {self.port}: {exc.strerror}") from None
-        log.info("relay listening on %s port %d (UDP: WebTransport + QUIC%s), versions %s",
+        log.info("relay listening on %s port %d (UDP: WebTransport + QUIC%s), versions %s%s",
                  cfg.host, self.port, ", TCP: HTTP" if cfg.http else "",
-                 " ".join(v.label for v in cfg.versions))
+                 " ".join(v.label for v in cfg.versions), " draft-07" if cfg.moqt07 else "")
         log.info("certificate sha-256 %s", self.fingerprint)
 
     def _on_session(self, transport: Session) -> None:
@@ -105,17 +116,14 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_session(self, transport: Session) -> None:
-        session = MoqSession(transport, is_server=True, versions=self.config.versions,
-                             publish=self.origin, subscribe=self.origin, origin_id=self.origin_id)
-        session.on_ready = self._scope
         opened = time.monotonic()
         try:
-            await asyncio.wait_for(session.start(), HANDSHAKE_TIMEOUT)
+            session = await asyncio.wait_for(self._handshake(transport), HANDSHAKE_TIMEOUT)
         except (TimeoutError, HangError) as exc:
             code = exc.error_code if isinstance(exc, ProtocolError) else 0
             log.warning("session %s (%s) failed its handshake: %s", transport.remote, transport.kind,
                         exc or "timed out")
-            session.close(code, "handshake failed")
+            transport.close(code, "handshake failed")
             return
         self.sessions.add(session)
         self._counts["sessions"] = len(self.sessions)
@@ -130,7 +138,29 @@ class Relay:
         log.info("session closed %s %s code=%d%s after %.1fs", transport.remote, session.version.label,
                  reason.code, f" ({reason.reason})" if reason.reason else "", time.monotonic() - opened)
 
-    def _scope(self, session: MoqSession) -> None:
+    async def _handshake(self, transport: Session) -> AnySession:
+        """Tell the protocol apart (ALPN, or the first stream on WebTransport) and run its setup."""
+        draft07 = transport.protocol == moqt07.ALPN
+        if self.config.moqt07 and transport.kind == "webtransport" and not transport.protocol:
+            kind, transport = await peek_first_stream(transport)
+            draft07 = kind == moqt07.MessageType.CLIENT_SETUP
+        session: AnySession
+        if draft07:
+            session = Moqt07Session(transport, is_server=True, publish=self.origin, subscribe=self.origin,
+                                    options=Moqt07Options(max_subscribes=self.config.max_subscribes))
+        else:
+            session = MoqSession(transport, is_server=True, versions=self.config.versions,
+                                 publish=self.origin, subscribe=self.origin, origin_id=self.origin_id)
+        session.on_ready = self._scope
+        try:
+            await session.start()
+        except BaseException as exc:
+            code = session.close_code(exc) if isinstance(exc, ProtocolError) else 0
+            session.close(code, "handshake failed")
+            raise
+        return session
+
+    def _scope(self, session: AnySession) -> None:
         # As the official relay does, the path a client connects to is the root of everything it
         # publishes and sees: "/anon" + "room/alice" is "anon/room/alice" on the relay.
         root = normalize_path(urlsplit(session.path).path)

@@ -64,13 +64,17 @@ class SessionBase:
             raise
         except ProtocolError as exc:
             log.warning("%s: %s: protocol error: %s", self.label, what, exc)
-            self.close(exc.error_code, str(exc))
+            self.close(self.close_code(exc), str(exc))
         except (SessionClosed, StreamReset):
             pass
         except HangError as exc:
             log.info("%s: %s: %s", self.label, what, exc)
         except Exception:
             log.exception("%s: %s failed", self.label, what)
+
+    def close_code(self, error: ProtocolError) -> int:
+        """The session close code for a protocol error (the moq-lite code here)."""
+        return int(error.error_code)
 
     def close(self, code: int = 0, reason: str = "") -> None:
         """End the session with a moq-lite error code (0 = clean)."""

@@ -16,7 +16,19 @@ from hang.errors import DecodeError, MessageTooLarge, ParameterLengthMismatch, T
 from hang.wire.coding import Buffer, BufferReadError, encode_varint, push_u8
 from hang.wire.framing import NEED_DATA, Pending
 
-VERSION: Final = 0xFF000007
+
+class Draft(IntEnum):
+    """The IETF MoQ Transport version this module speaks."""
+
+    DRAFT_07 = 0xFF000007
+
+    @property
+    def label(self) -> str:
+        """Short human name, ``draft-07``."""
+        return f"draft-{self.value & 0xFF:02d}"
+
+
+VERSION: Final = Draft.DRAFT_07
 #: ALPN of draft-07 over raw QUIC (WebTransport uses ``h3`` and no sub-protocol).
 ALPN: Final = "moq-00"
 #: Largest control message payload we accept.
