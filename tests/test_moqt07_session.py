@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import signal
+import sys
 
 import pytest
 
@@ -132,3 +134,28 @@ async def subscribe_raw(session: Moqt07Session, path: str, name: str, filter_typ
                         end: tuple[int, int] | None) -> hang.TrackProducer:
     return await asyncio.wait_for(session.subscribe_track(path, name, filter_type=filter_type, start=start, end=end),
                                   5)
+
+
+@pytest.mark.parametrize("watch_protocol", ["moq-lite", "moqt-07"])
+async def test_hang_broadcast_published_over_draft07_plays_in_hang_watch(relay: Relay, watch_protocol: str) -> None:
+    common = [url(relay), "--tls-fingerprint", relay.fingerprint]
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hang", "publish", *common, "--protocol", "moqt-07", "--name", "room/ietf.hang",
+        "--test-pattern", "--size", "320x240", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        watcher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hang", "watch", *common, "--protocol", watch_protocol, "--room", "room/",
+            "--headless", "--no-audio", "--duration", "5", stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(watcher.communicate(), 30)
+    finally:
+        publisher.send_signal(signal.SIGINT)
+        _, publish_err = await asyncio.wait_for(publisher.communicate(), 15)
+    assert watcher.returncode == 0, err.decode()
+    assert publisher.returncode == 0, publish_err.decode()
+    assert "draft-07" in publish_err.decode()
+    lines = out.decode().splitlines()
+    assert "+ room/ietf.hang" in lines
+    stats = [line for line in lines if line.startswith("room/ietf.hang:")]
+    assert stats and " fps" in stats[-1] and "error" not in stats[-1], lines
+    assert not stats[-1].split(": ", 1)[1].startswith("0.0"), stats[-1]

@@ -55,6 +55,7 @@ class SessionBase:
         task = asyncio.ensure_future(self._guard(coro, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: coro.close())  # a task cancelled before it ran never awaited coro
         return task
 
     async def _guard(self, coro: Coroutine[Any, Any, None], what: str) -> None:
