@@ -68,19 +68,21 @@ class RequestRefused(HangError):
 
 
 @dataclass
+class _Delivery:
+    status: int = SubscribeDoneCode.TRACK_ENDED
+    reason: str = "track ended"
+    #: The last (group, object) sent.
+    last: tuple[int, int] | None = None
+    streams: set[SendStream] = field(default_factory=set)
+
+
+@dataclass
 class _Served:
     request: Subscribe
     task: asyncio.Task[None] | None = None
     priority: int = 128
     done: bool = False
-
-
-@dataclass
-class _Delivery:
-    status: int = SubscribeDoneCode.TRACK_ENDED
-    reason: str = "track ended"
-    last: tuple[int, int] | None = None
-    streams: set[SendStream] = field(default_factory=set)
+    delivery: _Delivery = field(default_factory=_Delivery)
 
 
 class Moqt07Publisher(Moqt07Base):
@@ -183,7 +185,7 @@ class Moqt07Publisher(Moqt07Base):
         timeout = param_int(request.parameters, Param.DELIVERY_TIMEOUT)
         skip_after = timeout / 1000 if timeout else self.options.skip_after
         ranged = request.filter_type == FilterType.ABSOLUTE_RANGE
-        delivery = _Delivery()
+        delivery = served.delivery
         first = True
         while True:
             try:
@@ -259,8 +261,10 @@ class Moqt07Publisher(Moqt07Base):
         if served is None or served.task is None:
             return
         served.task.cancel()
+        final = served.delivery.last
+        self.send_control(SubscribeDone(message.subscribe_id, SubscribeDoneCode.UNSUBSCRIBED, "",
+                                        final[0] if final else None, final[1] if final else None))
         self._end_served(message.subscribe_id)
-        self.send_control(SubscribeDone(message.subscribe_id, SubscribeDoneCode.UNSUBSCRIBED, ""))
 
     def on_subscribe_update(self, message: SubscribeUpdate) -> None:
         served = self._served.get(message.subscribe_id)

@@ -53,6 +53,8 @@ from hang.wire.moqt07_data import (
     decode_datagram,
 )
 
+#: Seconds a request waits for the peer to raise MAX_SUBSCRIBE_ID.
+ID_WAIT = 5.0
 #: Seconds after SUBSCRIBE_DONE that a subscription waits for objects still in flight.
 FINAL_GRACE = 2.0
 _ENDS_GROUP = (ObjectStatus.END_OF_GROUP, ObjectStatus.END_OF_SUBGROUP, ObjectStatus.END_OF_TRACK_AND_GROUP)
@@ -115,7 +117,10 @@ class Moqt07Subscriber(Moqt07Base):
     async def _take_id(self) -> int:
         while self._next_id >= self._peer_max:
             log.debug("%s: waiting for MAX_SUBSCRIBE_ID above %d", self.label, self._next_id)
-            await self._ids_granted.wait()
+            try:
+                await asyncio.wait_for(self._ids_granted.wait(), ID_WAIT)
+            except TimeoutError:
+                raise NotFound(f"the peer allows no more subscriptions (MAX_SUBSCRIBE_ID {self._peer_max})") from None
         self._next_id += 1
         return self._next_id - 1
 
