@@ -11,17 +11,18 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from hang.errors import ProtocolError, UnexpectedMessage, VersionError
+from hang.errors import NotFound, ProtocolError, UnexpectedMessage, VersionError
 from hang.model.broadcast import BroadcastConsumer
 from hang.model.origin import Origin
 from hang.session.base import log
-from hang.session.moqt07_base import Moqt07Options
+from hang.session.moqt07_base import Moqt07Options, path_namespace
 from hang.session.moqt07_publish import Moqt07Publisher
 from hang.session.moqt07_subscribe import Moqt07Subscriber
 from hang.transport.base import RecvStream, Session
 from hang.wire.framing import Pending
 from hang.wire.moqt07 import (
     VERSION,
+    Announce,
     AnnounceCancel,
     AnnounceError,
     AnnounceOk,
@@ -33,6 +34,7 @@ from hang.wire.moqt07 import (
     Role,
     ServerSetup,
     SetupParam,
+    Unannounce,
     encode_control,
     param_int,
     varint_param,
@@ -57,6 +59,7 @@ class Moqt07Session(Moqt07Publisher, Moqt07Subscriber):
         self._control_recv: RecvStream | None = None
         self._decoder = ControlDecoder()
         self._control_ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._announce_replies: dict[tuple[str, ...], asyncio.Future[None]] = {}
         #: Called once setup is done and before any request is served (the relay scopes origins here).
         self.on_ready: Callable[[Moqt07Session], None] | None = None
         self._handlers: dict[int, Handler] = {
@@ -180,7 +183,27 @@ class Moqt07Session(Moqt07Publisher, Moqt07Subscriber):
                 raise UnexpectedMessage(f"{type(message).__name__} after setup")
             handler(message)
 
+    async def announce(self, path: str) -> None:
+        """ANNOUNCE ``path``'s namespace by itself and wait for ANNOUNCE_OK; raises NotFound if refused."""
+        namespace = path_namespace(path)
+        reply = self._announce_replies.setdefault(namespace, asyncio.get_running_loop().create_future())
+        self.send_control(Announce(namespace))
+        try:
+            await asyncio.shield(reply)
+        finally:
+            self._announce_replies.pop(namespace, None)
+
+    def unannounce(self, path: str) -> None:
+        """UNANNOUNCE a namespace sent with :meth:`announce`."""
+        self.send_control(Unannounce(path_namespace(path)))
+
     def _on_announce_reply(self, message: AnnounceOk | AnnounceError | AnnounceCancel) -> None:
+        reply = self._announce_replies.get(message.track_namespace)
+        if reply is not None and not reply.done():
+            if isinstance(message, AnnounceOk):
+                reply.set_result(None)
+            else:
+                reply.set_exception(NotFound(f"announce refused: {message.reason_phrase} (code {message.error_code})"))
         if not isinstance(message, AnnounceOk):
             log.info("%s: announce of %s refused: %s (code %d)", self.label, "/".join(message.track_namespace),
                      message.reason_phrase, message.error_code)
@@ -227,6 +250,9 @@ class Moqt07Session(Moqt07Publisher, Moqt07Subscriber):
     def on_closed(self) -> None:
         if not self._control_ready.done():
             self._control_ready.cancel()
+        for reply in self._announce_replies.values():
+            if not reply.done():
+                reply.cancel()
         self.close_subscriptions()
 
 
