@@ -58,6 +58,9 @@ class SessionBase:
         task = asyncio.ensure_future(self._guard(coro, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A session closed before the task ever ran (e.g. refused right after its handshake) must
+        # not leave ``coro`` "never awaited".
+        task.add_done_callback(lambda _: coro.close())
         return task
 
     async def _guard(self, coro: Coroutine[Any, Any, None], what: str) -> None:

@@ -123,7 +123,11 @@ class Subscriber(SessionBase):
         self.send_message(send, TrackRequest(broadcast, track), kind=BidiStream.TRACK)
         try:
             info = await StreamReader(recv).required(TrackInfoMessage, version)
-        except (StreamReset, DecodeError):
+        except StreamReset as exc:
+            if exc.code == ErrorCode.UNAUTHORIZED:
+                raise Unauthorized(f"track {track!r} of {broadcast!r} is not granted") from None
+            raise NotFound(f"peer has no track {track!r} in {broadcast!r}") from None
+        except DecodeError:
             raise NotFound(f"peer has no track {track!r} in {broadcast!r}") from None
         finally:
             finish_quietly(send)
@@ -148,6 +152,8 @@ class Subscriber(SessionBase):
                 await self._read_reply(reader, version, sub)
             except StreamReset as exc:
                 self._subscriptions.pop(sub_id, None)
+                if exc.code == ErrorCode.UNAUTHORIZED:
+                    raise Unauthorized(f"subscription to {broadcast}/{track} is not granted") from None
                 raise NotFound(f"subscription to {broadcast}/{track} refused (code {exc.code})") from None
         producer.on_unused = lambda: self._unsubscribe(sub_id)
         self.spawn(self._watch_subscription(sub_id, reader, version), f"subscription {broadcast}/{track}")
