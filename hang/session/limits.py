@@ -19,7 +19,7 @@ class SessionLimits:
 
     #: Streams the peer opened that are served at the same time.
     streams: int | None = None
-    #: SUBSCRIBE (and FETCH) requests from the peer served at the same time.
+    #: SUBSCRIBE requests from the peer served at the same time.
     subscriptions: int | None = None
     #: ANNOUNCE requests (announcement watchers) from the peer open at the same time.
     announce_requests: int | None = None
