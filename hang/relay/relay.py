@@ -22,11 +22,13 @@ from hang.transport import tls
 from hang.transport.base import Session
 from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
 from hang.wire.coding import normalize_path
-from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
+from hang.wire.constants import ALL_VERSIONS, ALPN_H3, SetupParam, Version, alpns_for
 
 log = logging.getLogger("hang.relay")
 
 HANDSHAKE_TIMEOUT = 10.0
+#: lite-05 SETUP Role values.
+ROLE_PUBLISHER, ROLE_SUBSCRIBER = 1, 2
 
 
 @dataclass
@@ -157,6 +159,11 @@ class Relay:
         # publishes and sees: "/anon" + "room/alice" is "anon/room/alice" on the relay.
         auth = self.config.auth
         grants = auth.authorize(session.path) if auth is not None else Grants.everything()
+        role = session.peer_setup.varint(SetupParam.ROLE) if session.peer_setup is not None else None
+        if (role == ROLE_PUBLISHER and not grants.publish) or (role == ROLE_SUBSCRIBER and not grants.subscribe):
+            # As upstream: a lite-05 client that says it will only publish (or only subscribe)
+            # is refused at once when its token grants nothing in that direction.
+            raise Unauthorized(f"the token grants nothing for the client's role ({role})")
         root = normalize_path(urlsplit(session.path).path)
         view = self.origin.scope(root) if root else self.origin
         session.publish_origin, session.subscribe_origin = guard(view, grants)
