@@ -131,6 +131,22 @@ class TooManySubscribes(ProtocolError):
     moqt_code = MoqtCode.TOO_MANY_SUBSCRIBES
 
 
+class Unauthorized(ProtocolError):
+    """The session's credentials do not allow this (no or bad token, or a path not granted).
+
+    Fatal when it refuses a whole session; a refused request only resets its own stream.
+    """
+
+    error_code = ErrorCode.UNAUTHORIZED
+    moqt_code = MoqtCode.UNAUTHORIZED
+
+
+class LimitExceeded(ProtocolError):
+    """The peer went over one of the limits a relay sets (streams, subscriptions, announcements...)."""
+
+    error_code = ErrorCode.BOUNDS_EXCEEDED
+
+
 class NotFound(HangError):
     """The broadcast or track asked for does not exist."""
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hang.errors import HangError, ProtocolError
+from hang.errors import ErrorCode, HangError, ProtocolError, Unauthorized
 from hang.model.origin import Origin
+from hang.relay.auth import Authenticator, Grants, guard
 from hang.relay.http import HttpSide
+from hang.relay.limits import RelayLimits
 from hang.session.handshake import select_protocol
 from hang.session.moqt07 import Moqt07Session
 from hang.session.moqt07_base import Moqt07Options
@@ -24,11 +26,13 @@ from hang.transport.peek import peek_first_stream
 from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
 from hang.wire import moqt07
 from hang.wire.coding import normalize_path
-from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
+from hang.wire.constants import ALL_VERSIONS, ALPN_H3, SetupParam, Version, alpns_for
 
 log = logging.getLogger("hang.relay")
 
 HANDSHAKE_TIMEOUT = 10.0
+#: lite-05 SETUP Role values.
+ROLE_PUBLISHER, ROLE_SUBSCRIBER = 1, 2
 
 AnySession = MoqSession | Moqt07Session
 
@@ -52,6 +56,13 @@ class RelayConfig:
     #: A short idle timeout (kept alive by PINGs) so a dropped peer is noticed, and its broadcasts
     #: unannounced, within about a second.
     transport: TransportConfig = field(default_factory=lambda: TransportConfig(idle_timeout=1.0))
+    #: Token checks (``--auth-key`` / ``--public``); None: everyone may publish and subscribe anything.
+    auth: Authenticator | None = None
+    limits: RelayLimits = field(default_factory=RelayLimits)
+
+
+def _listed(prefixes: tuple[str, ...]) -> str:
+    return ",".join(p or "*" for p in prefixes) or "nothing"
 
 
 class Relay:
@@ -85,6 +96,8 @@ class Relay:
             cert = tls.generate(Path(self._tmp.name))
             certfile, keyfile, self.fingerprint = cert.certfile, cert.keyfile, cert.fingerprint
         alpns = alpns_for(cfg.versions) + ([moqt07.ALPN] if cfg.moqt07 else []) + [ALPN_H3]
+        if cfg.transport.max_streams is None:
+            cfg.transport.max_streams = cfg.limits.session.streams
         # With port 0 the OS picks a free UDP port; TCP then wants the same number, which another
         # program may hold: pick again a few times.
         for attempt in range(10 if cfg.port == 0 else 1):
@@ -116,9 +129,18 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_session(self, transport: Session) -> None:
+        limit = self.config.limits.sessions
+        if limit is not None and len(self._tasks) > limit:
+            log.warning("session %s (%s) refused: over the limit of %d sessions", transport.remote,
+                        transport.kind, limit)
+            transport.close(ErrorCode.BOUNDS_EXCEEDED, "too many sessions")
+            return
         opened = time.monotonic()
         try:
             session = await asyncio.wait_for(self._handshake(transport), HANDSHAKE_TIMEOUT)
+        except Unauthorized as exc:
+            log.warning("session %s (%s) refused: unauthorized: %s", transport.remote, transport.kind, exc)
+            return
         except (TimeoutError, HangError) as exc:
             code = exc.error_code if isinstance(exc, ProtocolError) else 0
             log.warning("session %s (%s) failed its handshake: %s", transport.remote, transport.kind,
@@ -147,27 +169,48 @@ class Relay:
         session: AnySession
         if draft07:
             session = Moqt07Session(transport, is_server=True, publish=self.origin, subscribe=self.origin,
-                                    options=Moqt07Options(max_subscribes=self.config.max_subscribes))
+                                    options=Moqt07Options(max_subscribes=self.config.max_subscribes),
+                                    limits=self.config.limits.session)
         else:
             session = MoqSession(transport, is_server=True, versions=self.config.versions,
-                                 publish=self.origin, subscribe=self.origin, origin_id=self.origin_id)
+                                 publish=self.origin, subscribe=self.origin, origin_id=self.origin_id,
+                                 limits=self.config.limits.session)
         session.on_ready = self._scope
         try:
             await session.start()
         except BaseException as exc:
             code = session.close_code(exc) if isinstance(exc, ProtocolError) else 0
-            session.close(code, "handshake failed")
+            session.close(code, "unauthorized" if isinstance(exc, Unauthorized) else "handshake failed")
             raise
         return session
 
     def _scope(self, session: AnySession) -> None:
         # As the official relay does, the path a client connects to is the root of everything it
         # publishes and sees: "/anon" + "room/alice" is "anon/room/alice" on the relay.
+        auth = self.config.auth
+        grants = auth.authorize(session.path) if auth is not None else Grants.everything()
+        setup = session.peer_setup if isinstance(session, MoqSession) else None
+        role = setup.varint(SetupParam.ROLE) if setup is not None else None
+        if (role == ROLE_PUBLISHER and not grants.publish) or (role == ROLE_SUBSCRIBER and not grants.subscribe):
+            # As upstream: a lite-05 client that says it will only publish (or only subscribe)
+            # is refused at once when its token grants nothing in that direction.
+            raise Unauthorized(f"the token grants nothing for the client's role ({role})")
         root = normalize_path(urlsplit(session.path).path)
-        if root:
-            view = self.origin.scope(root)
-            session.publish_origin = view
-            session.subscribe_origin = view
+        view = self.origin.scope(root) if root else self.origin
+        session.publish_origin, session.subscribe_origin = guard(view, grants)
+        if auth is not None:
+            log.info("session %s authorized at /%s: publish %s, subscribe %s", session.label, root,
+                     _listed(grants.publish), _listed(grants.subscribe))
+        left = grants.seconds_left()
+        if left is not None:
+            # As upstream: the token's exp bounds the whole session, not just its start.
+            asyncio.get_running_loop().call_later(left, self._expire, session)
+
+    @staticmethod
+    def _expire(session: AnySession) -> None:
+        if not session.closed.done():
+            log.info("session %s: token expired, closing", session.label)
+            session.close(session.close_code(Unauthorized()), "token expired")
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Stop listening and close every session, waiting at most ``timeout`` seconds."""

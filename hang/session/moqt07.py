@@ -15,6 +15,7 @@ from hang.errors import NotFound, ProtocolError, UnexpectedMessage, VersionError
 from hang.model.broadcast import BroadcastConsumer
 from hang.model.origin import Origin
 from hang.session.base import log
+from hang.session.limits import SessionLimits
 from hang.session.moqt07_base import Moqt07Options, path_namespace
 from hang.session.moqt07_publish import Moqt07Publisher
 from hang.session.moqt07_subscribe import Moqt07Subscriber
@@ -51,9 +52,10 @@ class Moqt07Session(Moqt07Publisher, Moqt07Subscriber):
     """
 
     def __init__(self, transport: Session, *, is_server: bool, publish: Origin | None = None,
-                 subscribe: Origin | None = None, options: Moqt07Options | None = None) -> None:
+                 subscribe: Origin | None = None, options: Moqt07Options | None = None,
+                 limits: SessionLimits | None = None) -> None:
         super().__init__(transport, is_server=is_server, publish=publish, subscribe=subscribe,
-                         options=options or Moqt07Options())
+                         options=options or Moqt07Options(), limits=limits)
         self.init_publisher()
         self.init_subscriber()
         self._control_recv: RecvStream | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from hang.errors import InvalidPath, ProtocolError
 from hang.model.origin import Origin
 from hang.session.base import SessionBase, log
+from hang.session.limits import SessionLimits
 from hang.transport.base import SendStream, Session
 from hang.wire.coding import normalize_path
 from hang.wire.moqt07 import ControlMessage, Draft, Namespace, encode_control
@@ -50,9 +51,9 @@ class Moqt07Base(SessionBase):
     """The control stream, options and origins of a draft-07 session."""
 
     def __init__(self, transport: Session, *, is_server: bool, publish: Origin | None,
-                 subscribe: Origin | None, options: Moqt07Options) -> None:
+                 subscribe: Origin | None, options: Moqt07Options, limits: SessionLimits | None = None) -> None:
         super().__init__(transport, publish=publish, subscribe=subscribe if subscribe is not None else Origin(),
-                         origin_id=0)
+                         origin_id=0, limits=limits)
         self.is_server = is_server
         self.options = options
         self.control: SendStream | None = None

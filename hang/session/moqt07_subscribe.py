@@ -215,7 +215,7 @@ class Moqt07Subscriber(Moqt07Base):
 
     async def receive_objects(self, recv: RecvStream) -> None:
         """One incoming data stream: a subgroup (a group of a subscription) or a fetch's objects."""
-        decoder = DataStreamDecoder(cloudflare=self.cloudflare, max_object_size=self.max_frame_size)
+        decoder = DataStreamDecoder(cloudflare=self.cloudflare, max_object_size=self.limits.frame_size)
         header = None
         while header is None or header is NEED_DATA:
             data, fin = await recv.read()
@@ -293,7 +293,7 @@ class Moqt07Subscriber(Moqt07Base):
         while True:
             data = await self.transport.receive_datagram()
             try:
-                datagram = decode_datagram(data, self.max_frame_size)
+                datagram = decode_datagram(data, self.limits.frame_size)
             except HangError as exc:
                 raise ProtocolError(f"bad datagram: {exc}") from None
             self._on_datagram(datagram)

@@ -55,6 +55,8 @@ CLOSE_WEBTRANSPORT_SESSION = 0x2843
 H3_NO_ERROR = 0x100
 #: Datagrams a session queues unread before it drops the oldest.
 DATAGRAM_QUEUE = 1024
+#: Unidirectional streams HTTP/3 itself opens (control, QPACK encoder and decoder), plus one spare.
+H3_UNI_STREAMS = 4
 #: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
 CLOSE_GRACE = 0.5
 
@@ -66,6 +68,8 @@ class TransportConfig:
     idle_timeout: float = 30.0
     max_data: int = 16 * 1024 * 1024
     max_stream_data: int = 4 * 1024 * 1024
+    #: Streams of each kind the peer may have open at once (QUIC MAX_STREAMS); None: aioquic's 128.
+    max_streams: int | None = None
     #: Optional aioquic QuicLogger (qlog).
     quic_logger: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -598,6 +602,12 @@ async def serve(host: str, port: int, *, certfile: str, keyfile: str, alpns: lis
 
     def create_protocol(*args: Any, **kwargs: Any) -> _Connection:
         conn = _Connection(*args, **kwargs)
+        if config.max_streams is not None:
+            # aioquic grants one more stream each time one closes, so this bounds the streams open at
+            # once. Set before the handshake sends the transport parameters; the uni headroom is
+            # for the HTTP/3 control and QPACK streams.
+            conn._quic._local_max_streams_bidi.value = config.max_streams
+            conn._quic._local_max_streams_uni.value = config.max_streams + H3_UNI_STREAMS
         conn.on_session = on_session
         conn.select_protocol = select_protocol
         return conn
