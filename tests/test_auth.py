@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import hang
-from hang.errors import ConnectError, ErrorCode, NotFound, SessionClosed, Unauthorized
+from hang.errors import ConnectError, ErrorCode, MoqtCode, NotFound, SessionClosed, Unauthorized
 from hang.relay import Relay, RelayConfig
 from hang.relay.auth import Authenticator
 from hang.relay.token import Claims, Key
@@ -274,3 +275,26 @@ async def test_moq_rs_clients_with_tokens(cli_relay: tuple[int, str, Path], sche
             assert "code=6" in stderr, stderr
         else:  # over WebTransport moq-ffi 0.4.18 reports only that the session closed
             assert "closed" in stderr, stderr
+
+
+async def test_draft07_sessions_follow_the_same_tokens(relay: Relay, key: Key) -> None:
+    draft07 = dataclasses.replace(client_config(relay), protocol="moqt-07")
+    assert await refusal_code(token_url(relay, "/room", None), draft07) == MoqtCode.UNAUTHORIZED
+    token = mint(key, "room", put=["alice"], get=[""])
+    async with hang.connect(token_url(relay, "/room", token), draft07) as pub, \
+            hang.connect(token_url(relay, "/room", token), draft07) as sub:
+        broadcast = hang.BroadcastProducer()
+        track = broadcast.create_track("t")
+        pub.publish("alice/cam", broadcast.consume())
+        announcements = sub.announced("alice")
+        async with asyncio.timeout(5):
+            async for item in announcements:
+                if item.path == "alice/cam" and item.active:
+                    break
+        stop = asyncio.Event()
+        writer = asyncio.ensure_future(pump(track, stop))
+        consumer = await asyncio.wait_for(sub.subscribe("alice/cam", "t"), 5)
+        group = await asyncio.wait_for(consumer.next_group(), 5)
+        assert group is not None and await group.read_all()
+        stop.set()
+        await writer
