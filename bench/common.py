@@ -38,6 +38,18 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def rss_mib(pid: int | str) -> float | None:
+    """Resident set size of a process in MiB, from VmRSS in /proc/<pid>/status (None if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def die_with_parent() -> None:
     """In the child before exec: get SIGTERM if the benchmark dies, so no process is left behind."""
     with contextlib.suppress(Exception):

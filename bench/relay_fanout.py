@@ -54,6 +54,7 @@ from common import (
     git_describe,
     percentile,
     progress,
+    rss_mib,
     versions_of,
 )
 from common import die_with_parent as _die_with_parent
@@ -75,18 +76,6 @@ LOG_ALERT = re.compile(r"(?i)\b(warn|warning|error|traceback|exception|ended|clo
 CONNECT_TIMEOUT = 20.0
 #: Handshakes in flight at once while the subscribers connect.
 CONNECT_CONCURRENCY = 8
-
-
-def rss_mib(pid: int | str) -> float | None:
-    """Resident set size of a process in MiB (None if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------

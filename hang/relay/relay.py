@@ -142,7 +142,9 @@ class Relay:
             log.warning("session %s (%s) refused: unauthorized: %s", transport.remote, transport.kind, exc)
             return
         except (TimeoutError, HangError) as exc:
-            code = exc.error_code if isinstance(exc, ProtocolError) else 0
+            code = ErrorCode.TIMEOUT if isinstance(exc, TimeoutError) else 0
+            if isinstance(exc, ProtocolError):
+                code = exc.error_code
             log.warning("session %s (%s) failed its handshake: %s", transport.remote, transport.kind,
                         exc or "timed out")
             transport.close(code, "handshake failed")

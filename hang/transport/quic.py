@@ -37,7 +37,7 @@ from aioquic.quic.events import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hang.errors import ConnectError, SessionClosed
+from hang.errors import ConnectError, ErrorCode, SessionClosed
 from hang.errors import StreamReset as StreamResetError
 from hang.transport.base import CloseInfo, RecvStream, SendStream, Session
 from hang.wire.constants import from_wt_code, to_wt_code
@@ -57,6 +57,8 @@ H3_NO_ERROR = 0x100
 DATAGRAM_QUEUE = 1024
 #: Unidirectional streams HTTP/3 itself opens (control, QPACK encoder and decoder), plus one spare.
 H3_UNI_STREAMS = 4
+#: PINGs per idle timeout.
+KEEPALIVE_DIVISOR = 8
 #: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
 CLOSE_GRACE = 0.5
 
@@ -70,6 +72,10 @@ class TransportConfig:
     max_stream_data: int = 4 * 1024 * 1024
     #: Streams of each kind the peer may have open at once (QUIC MAX_STREAMS); None: aioquic's 128.
     max_streams: int | None = None
+    #: Bytes a peer may have sent on a connection's streams that hang has not read yet. aioquic
+    #: grants flow-control credit as data arrives, not as it is read, so without this a peer could
+    #: fill memory through a stream nobody reads; beyond it the session is closed (BoundsExceeded).
+    max_unread: int = 16 * 1024 * 1024
     #: Optional aioquic QuicLogger (qlog).
     quic_logger: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +111,8 @@ class _Stream:
         self.session = session
         self.stream_id = stream_id
         self.chunks: asyncio.Queue[tuple[bytes, bool] | BaseException] = asyncio.Queue()
+        #: Bytes queued in ``chunks`` and not read yet.
+        self.unread = 0
         unidirectional = bool(stream_id & 2)
         local = bool(stream_id & 1) != conn._quic._is_client
         #: A half that does not exist counts as closed from the start.
@@ -115,14 +123,24 @@ class _Stream:
         self.send_closed = True
         self._maybe_forget()
 
+    def consumed(self, size: int) -> None:
+        if self.unread:
+            self.unread -= size
+            self.conn.unread -= size
+
     def close_recv(self) -> None:
         self.recv_closed = True
         self._maybe_forget()
 
     def _maybe_forget(self) -> None:
         if self.send_closed and self.recv_closed:
-            self.session.streams.pop(self.stream_id, None)
-            self.conn.streams.pop(self.stream_id, None)
+            self.forget()
+
+    def forget(self) -> None:
+        self.session.streams.pop(self.stream_id, None)
+        if self.conn.streams.pop(self.stream_id, None) is not None:
+            self.conn.unread -= self.unread
+            self.unread = 0
 
 
 class _SendHalf(SendStream):
@@ -174,6 +192,7 @@ class _RecvHalf(RecvStream):
         if isinstance(item, BaseException):
             self._s.chunks.put_nowait(item)
             raise item
+        self._s.consumed(len(item[0]))
         self._ended = item[1]
         return item
 
@@ -278,9 +297,9 @@ class _Session(Session):
             return
         self._closed.set_result(info)
         error = SessionClosed(info.code, info.reason)
-        for stream in self.streams.values():
+        for stream in list(self.streams.values()):
             stream.chunks.put_nowait(error)
-            self.conn.streams.pop(stream.stream_id, None)
+            stream.forget()
         self.streams.clear()
         self.incoming.put_nowait(None)
         self.datagrams.put_nowait(None)
@@ -308,6 +327,9 @@ class _Connection(QuicConnectionProtocol):
         self._peer_max: dict[int, int] = {}
         self._ping_uid = 0
         self.remote = ""
+        #: Bytes received on this connection's streams and not read by hang yet.
+        self.unread = 0
+        self.max_unread = TransportConfig.max_unread
 
     # -- plumbing used by streams and sessions -------------------------------------------------
 
@@ -417,18 +439,20 @@ class _Connection(QuicConnectionProtocol):
     # -- events --------------------------------------------------------------------------------
 
     def _keepalive(self) -> None:
-        # PING at a quarter of the negotiated idle timeout, so a live peer never times out and a dead
-        # one is noticed within that timeout.
+        # PING every eighth of the negotiated idle timeout, so a live peer never times out, even when
+        # a few PINGs are lost, and a dead one is noticed soon after that timeout: the first
+        # ack-eliciting packet sent after the last one received restarts the idle timer (RFC 9000
+        # section 10.1), so a dead peer is noticed idle timeout + one PING interval after it died.
         if self._closed.is_set():
             return
         self._ping_uid += 1
         self._quic.send_ping(self._ping_uid)
         self.transmit()
-        self._loop.call_later(self._quic._idle_timeout() / 4, self._keepalive)
+        self._loop.call_later(self._quic._idle_timeout() / KEEPALIVE_DIVISOR, self._keepalive)
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, HandshakeCompleted):
-            self._loop.call_later(self._quic._idle_timeout() / 4, self._keepalive)
+            self._loop.call_later(self._quic._idle_timeout() / KEEPALIVE_DIVISOR, self._keepalive)
         if isinstance(event, ProtocolNegotiated):
             self._on_first_path()
             self._on_negotiated(event.alpn_protocol or "")
@@ -495,11 +519,18 @@ class _Connection(QuicConnectionProtocol):
             stream = self.raw.add_stream(event.stream_id, local=False)
         self._deliver(stream, event.data, event.end_stream)
 
-    @staticmethod
-    def _deliver(stream: _Stream, data: bytes, fin: bool) -> None:
+    def _deliver(self, stream: _Stream, data: bytes, fin: bool) -> None:
+        if stream.recv_closed:
+            return  # we stopped reading it: late data goes nowhere
         stream.chunks.put_nowait((data, fin))
+        stream.unread += len(data)
+        self.unread += len(data)
         if fin:
             stream.close_recv()
+        if self.unread > self.max_unread:
+            log.warning("%s: %d bytes sent and not read (limit %d): closing", self.remote, self.unread,
+                        self.max_unread)
+            stream.session.close(ErrorCode.BOUNDS_EXCEEDED, "too much unread data")
 
     def _is_new_peer_stream(self, stream_id: int) -> bool:
         """False for a stream we already finished with (late frames must not resurrect it)."""
@@ -608,6 +639,7 @@ async def serve(host: str, port: int, *, certfile: str, keyfile: str, alpns: lis
             # for the HTTP/3 control and QPACK streams.
             conn._quic._local_max_streams_bidi.value = config.max_streams
             conn._quic._local_max_streams_uni.value = config.max_streams + H3_UNI_STREAMS
+        conn.max_unread = config.max_unread
         conn.on_session = on_session
         conn.select_protocol = select_protocol
         return conn
@@ -659,6 +691,7 @@ async def dial(host: str, port: int, *, alpns: list[str], webtransport_path: str
                 timeout,
             )
             assert isinstance(conn, _Connection)
+            conn.max_unread = config.max_unread
             _check_fingerprint(conn, tls.fingerprints)
             if webtransport_path is None:
                 if conn.raw is None:

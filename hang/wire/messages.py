@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol, Self
 from hang.errors import DecodeError
 from hang.wire.coding import (
     Buffer,
+    BufferReadError,
     pull_bool,
     pull_optional,
     pull_string,
@@ -477,7 +478,10 @@ class Setup:
         if raw is None:
             return None
         inner = Buffer(data=raw)
-        value = inner.pull_uint_var()
+        try:
+            value = inner.pull_uint_var()
+        except BufferReadError:
+            raise DecodeError(f"SETUP parameter {key} is not a varint") from None
         if not inner.eof():
             raise DecodeError(f"SETUP parameter {key} has trailing bytes")
         return value
