@@ -180,9 +180,9 @@ class Relay:
         session.on_ready = self._scope
         try:
             await session.start()
-        except BaseException as exc:
-            code = session.close_code(exc) if isinstance(exc, ProtocolError) else 0
-            session.close(code, "unauthorized" if isinstance(exc, Unauthorized) else "handshake failed")
+        except ProtocolError as exc:
+            session.close(session.close_code(exc), "unauthorized" if isinstance(exc, Unauthorized) else
+                          "handshake failed")
             raise
         return session
 
