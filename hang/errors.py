@@ -37,6 +37,19 @@ class ErrorCode(IntEnum):
     EVICTED = 31
 
 
+class MoqtCode(IntEnum):
+    """IETF MoQ Transport draft-07 session close codes."""
+
+    NO_ERROR = 0x0
+    INTERNAL_ERROR = 0x1
+    UNAUTHORIZED = 0x2
+    PROTOCOL_VIOLATION = 0x3
+    DUPLICATE_TRACK_ALIAS = 0x4
+    PARAMETER_LENGTH_MISMATCH = 0x5
+    TOO_MANY_SUBSCRIBES = 0x6
+    GOAWAY_TIMEOUT = 0x10
+
+
 class HangError(Exception):
     """Base class of every error hang raises on purpose."""
 
@@ -45,6 +58,8 @@ class ProtocolError(HangError):
     """The peer broke the protocol; the session closes with ``error_code``."""
 
     error_code: ErrorCode = ErrorCode.PROTOCOL_VIOLATION
+    #: The code a draft-07 session closes with for this error.
+    moqt_code: MoqtCode = MoqtCode.PROTOCOL_VIOLATION
 
 
 class DecodeError(ProtocolError):
@@ -87,6 +102,49 @@ class Duplicate(ProtocolError):
     """An id or path that must be unique was used twice."""
 
     error_code = ErrorCode.DUPLICATE
+
+
+class Truncated(DecodeError):
+    """A message or object ended before all of its fields."""
+
+
+class UnknownMessage(DecodeError):
+    """A control message of a type this protocol does not define."""
+
+
+class ParameterLengthMismatch(DecodeError):
+    """A known parameter whose value does not fit its declared length."""
+
+    moqt_code = MoqtCode.PARAMETER_LENGTH_MISMATCH
+
+
+class DuplicateTrackAlias(ProtocolError):
+    """draft-07: a subscriber reused a track alias of an active subscription."""
+
+    moqt_code = MoqtCode.DUPLICATE_TRACK_ALIAS
+
+
+class TooManySubscribes(ProtocolError):
+    """draft-07: a subscribe id at or beyond the MAX_SUBSCRIBE_ID we granted."""
+
+    error_code = ErrorCode.BOUNDS_EXCEEDED
+    moqt_code = MoqtCode.TOO_MANY_SUBSCRIBES
+
+
+class Unauthorized(ProtocolError):
+    """The session's credentials do not allow this (no or bad token, or a path not granted).
+
+    Fatal when it refuses a whole session; a refused request only resets its own stream.
+    """
+
+    error_code = ErrorCode.UNAUTHORIZED
+    moqt_code = MoqtCode.UNAUTHORIZED
+
+
+class LimitExceeded(ProtocolError):
+    """The peer went over one of the limits a relay sets (streams, subscriptions, announcements...)."""
+
+    error_code = ErrorCode.BOUNDS_EXCEEDED
 
 
 class NotFound(HangError):

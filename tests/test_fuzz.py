@@ -33,6 +33,7 @@ from hang.catalog.document import parse_catalog, to_json
 from hang.catalog.models import Catalog
 from hang.errors import HangError, MessageTooLarge
 from hang.media.container import decode_frame
+from hang.wire import moqt07, moqt07_data
 from hang.wire.coding import encode_varint
 from hang.wire.constants import ALL_VERSIONS, MAX_MESSAGE_SIZE, SetupParam, Version
 from hang.wire.framing import END, NEED_DATA, StreamDecoder
@@ -179,6 +180,33 @@ def catalog(chunks: Chunks) -> Any:
     return parse_catalog(b"".join(chunks))
 
 
+def draft07_control(chunks: Chunks) -> Any:
+    decoder = moqt07.ControlDecoder()
+    out = []
+    for i, chunk in enumerate(chunks):
+        decoder.feed(chunk, fin=i == len(chunks) - 1)
+        while len(out) < 64 and (message := decoder.pull()) is not NEED_DATA:
+            out.append(message)
+    return out
+
+
+def draft07_data(cloudflare: bool) -> Decoder:
+    def decode(chunks: Chunks) -> Any:
+        decoder = moqt07_data.DataStreamDecoder(cloudflare=cloudflare, max_object_size=1 << 20)
+        out = []
+        for i, chunk in enumerate(chunks):
+            decoder.feed(chunk, fin=i == len(chunks) - 1)
+            while len(out) < 64 and (unit := decoder.pull()) not in (NEED_DATA, END):
+                out.append(unit)
+        return out
+
+    return decode
+
+
+def draft07_datagram(chunks: Chunks) -> Any:
+    return moqt07_data.decode_datagram(b"".join(chunks), 1 << 20)
+
+
 def _applies(cls: type[Any], version: Version) -> bool:
     if cls in (SubscribeStart, SubscribeEnd, TrackRequest, TrackInfo, Fetch, Setup):
         return version >= Version.LITE_05
@@ -207,6 +235,10 @@ DECODERS: list[tuple[str, Decoder]] = [
     ("lite-05/SETUP-params", lite05_setup),
     ("hang/container", container),
     ("catalog", catalog),
+    ("draft-07/control", draft07_control),
+    ("draft-07/data-stream", draft07_data(False)),
+    ("draft-07/data-stream-cloudflare", draft07_data(True)),
+    ("draft-07/datagram", draft07_datagram),
 ]
 #: Decoders whose input starts with a length (or count) prefix, for the huge-length property.
 LENGTH_PREFIXED = [(name, d) for name, d in DECODERS if name.split("/")[0].startswith("lite-")

@@ -314,8 +314,9 @@ async def test_thousands_of_streams_held_open_are_capped_by_stream_credit(live: 
             send.write_nowait(request)  # never finished: the relay keeps serving it
         await asyncio.sleep(1.0)
         open_streams = len(server.transport.streams)  # type: ignore[attr-defined]
-        assert 100 <= open_streams <= 130, open_streams  # QUIC grants 128 peer bidi streams at a time
-        assert running(server) <= 140
+        limit = live.relay.config.limits.session.streams or 128  # the QUIC MAX_STREAMS credit the relay grants
+        assert 100 <= open_streams <= limit + 2, open_streams
+        assert running(server) <= limit + 12
     await live.finish()
     await asyncio.sleep(0.5)
     assert not running(server)  # everything it held was released with the session

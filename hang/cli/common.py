@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aioquic.quic.logger import QuicFileLogger
 
-from hang.session.client import ClientConfig
+from hang.session.client import COMPAT_PROFILES, PROTOCOLS, ClientConfig
 from hang.transport.quic import TransportConfig
 from hang.wire.constants import ALL_VERSIONS, Version, parse_version
 
@@ -50,14 +50,23 @@ def add_client(parser: argparse.ArgumentParser) -> None:
                         help="accept the server certificate with this SHA-256 fingerprint")
     parser.add_argument("--tls-root", metavar="PEM", help="trust the CA certificates in this PEM file")
     parser.add_argument("--tls-disable-verify", action="store_true", help="accept any certificate (unsafe)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="moq-lite",
+                        help="moq-lite (default) or moqt-07: IETF MoQ Transport draft-07 (https:// over "
+                             "WebTransport, moqt:// over raw QUIC with ALPN moq-00)")
+    parser.add_argument("--compat", choices=COMPAT_PROFILES,
+                        help="draft-07 only: follow a relay's deviations (cloudflare)")
     add_common(parser)
 
 
 def client_config(args: argparse.Namespace) -> ClientConfig:
     """Build the client configuration from parsed options."""
+    compat = getattr(args, "compat", None) or ""
+    protocol = getattr(args, "protocol", "moq-lite")
+    if compat and protocol != "moqt-07":
+        raise ValueError(f"--compat {compat} goes with --protocol moqt-07")
     return ClientConfig(versions=args.versions, fingerprints=list(args.tls_fingerprint),
                         tls_root=args.tls_root, tls_disable_verify=args.tls_disable_verify,
-                        transport=transport_config(args))
+                        transport=transport_config(args), protocol=protocol, compat=compat)
 
 
 def versions_arg(text: str) -> tuple[Version, ...]:

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from hang import __version__
-from hang.cli import announced, demo, publish, relay, schema, watch
+from hang.cli import announced, chat, demo, interop, publish, relay, schema, token, watch
 from hang.cli.common import setup_logging
 from hang.errors import HangError
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hang", description="Hang conferencing over moq-lite (Media over QUIC)")
     parser.add_argument("--version", action="version", version=f"hang {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (relay, publish, watch, demo, announced, schema):
+    for module in (relay, publish, watch, demo, announced, chat, interop, schema, token):
         module.add_parser(sub)
     return parser
 

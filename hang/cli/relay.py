@@ -8,6 +8,8 @@ from pathlib import Path
 
 from hang.cli.common import add_common, stop_on_signals, transport_config
 from hang.relay import Relay, RelayConfig
+from hang.relay import limits as relay_limits
+from hang.relay.auth import Authenticator
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,6 +23,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--no-http", action="store_true", help="do not serve HTTP on TCP")
     parser.add_argument("--idle-timeout", type=float, default=1.0, metavar="SECONDS",
                         help="drop a silent peer after this long (PINGs keep live ones up; default 1.0)")
+    access = parser.add_argument_group("access (tokens compatible with moq-relay's; see `hang token`)")
+    access.add_argument("--auth-key", type=Path, metavar="FILE",
+                        help="verify ?jwt= tokens with this key (JWK, as `hang token --generate` or "
+                             "`moq-token generate` write it); without it everything is open")
+    access.add_argument("--public", "--auth-public", action="append", default=[], metavar="PREFIX",
+                        help="anyone may publish and subscribe under PREFIX without a token "
+                             "(repeatable; \"\" = everything)")
+    relay_limits.add_arguments(parser)
     add_common(parser)
     parser.set_defaults(run=run)
 
@@ -42,8 +52,10 @@ async def run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     transport = transport_config(args)
     transport.idle_timeout = args.idle_timeout
+    auth = Authenticator.from_file(args.auth_key, args.public) if args.auth_key or args.public else None
     config = RelayConfig(host=host, port=port, certfile=args.tls_cert, keyfile=args.tls_key,
-                         versions=args.versions, http=not args.no_http, transport=transport)
+                         versions=args.versions, http=not args.no_http, transport=transport, auth=auth,
+                         limits=relay_limits.from_arguments(args))
     relay = Relay(config)
     await relay.start()
     stop = asyncio.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hang.model.broadcast import BroadcastConsumer
@@ -22,9 +23,12 @@ class Announcement:
 class AnnouncementConsumer:
     """Announcements under one prefix: first the current set, then live changes."""
 
-    def __init__(self, state: _State, root: str, prefix: str) -> None:
+    def __init__(self, state: _State, root: str, prefix: str,
+                 allow: Callable[[str], bool] | None = None) -> None:
         #: The prefix asked for, relative to the origin's root.
         self.prefix = prefix
+        #: Only paths (relative to the root) this accepts are shown.
+        self._allow = allow
         self._state = state
         self._root = root
         self._full_prefix = join_path(root, prefix)
@@ -35,6 +39,8 @@ class AnnouncementConsumer:
             return
         relative = strip_prefix(self._root, item.path)
         assert relative is not None
+        if self._allow is not None and not self._allow(relative):
+            return
         self._queue.put_nowait(Announcement(relative, item.active, item.hops))
 
     async def next(self) -> Announcement | None:
@@ -135,9 +141,12 @@ class Origin:
         entry = self._state.entries.get(self._full(path))
         return entry.broadcast if entry else None
 
-    def announced(self, prefix: str = "") -> AnnouncementConsumer:
-        """Watch broadcasts under ``prefix`` (per path segment): the current set, then changes."""
-        watcher = AnnouncementConsumer(self._state, self.root, normalize_path(prefix))
+    def announced(self, prefix: str = "", allow: Callable[[str], bool] | None = None) -> AnnouncementConsumer:
+        """Watch broadcasts under ``prefix`` (per path segment): the current set, then changes.
+
+        ``allow``, given a path relative to this view's root, hides the paths it rejects.
+        """
+        watcher = AnnouncementConsumer(self._state, self.root, normalize_path(prefix), allow)
         for full, entry in sorted(self._state.entries.items()):
             watcher._offer(Announcement(full, True, entry.hops))
         self._state.watchers.add(watcher)

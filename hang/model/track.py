@@ -56,6 +56,8 @@ class TrackProducer:
         self.on_unused: Callable[[], None] | None = None
         #: Called whenever a consumer starts reading (a publisher may offer a fresh keyframe).
         self.on_consume: Callable[[], None] | None = None
+        #: The publisher sends this track's objects as datagrams (IETF MoQ forwarding preference).
+        self.datagrams = False
         self._next_sequence = 0
         self._notify = Notify()
 
@@ -176,6 +178,15 @@ class TrackConsumer:
                 return None
             await producer.wait_change()
         return None
+
+    @property
+    def producer(self) -> TrackProducer:
+        """The track this consumer reads."""
+        return self._producer
+
+    def seek(self, sequence: int) -> None:
+        """Continue at group ``sequence`` (or the first group after it)."""
+        self._cursor = sequence
 
     def fetch(self, sequence: int) -> GroupConsumer | None:
         """The cached group ``sequence`` read from its first frame, or None if it is not cached."""

@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from hang.errors import ConnectError, HangError
 from hang.publish.broadcast import MediaBroadcast
-from hang.session.client import ClientConfig, connect
-from hang.session.session import MoqSession
+from hang.session.client import ClientConfig, ClientSession, connect
 
 log = logging.getLogger("hang.publish")
 
@@ -23,7 +22,7 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _drain(session: MoqSession, timeout: float = 5.0) -> None:
+async def _drain(session: ClientSession, timeout: float = 5.0) -> None:
     """Wait until what was written has been acknowledged (the last frames and the unannounce)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

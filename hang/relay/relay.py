@@ -11,20 +11,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hang.errors import ErrorCode, HangError, ProtocolError
+from hang.errors import ErrorCode, HangError, ProtocolError, Unauthorized
 from hang.model.origin import Origin
+from hang.relay.auth import Authenticator, Grants, guard
 from hang.relay.http import HttpSide
+from hang.relay.limits import RelayLimits
 from hang.session.handshake import select_protocol
+from hang.session.moqt07 import Moqt07Session
+from hang.session.moqt07_base import Moqt07Options
 from hang.session.session import MoqSession, new_origin_id
 from hang.transport import tls
 from hang.transport.base import Session
+from hang.transport.peek import peek_first_stream
 from hang.transport.quic import QuicServer, TransportConfig, bound_port, serve
+from hang.wire import moqt07
 from hang.wire.coding import normalize_path
-from hang.wire.constants import ALL_VERSIONS, ALPN_H3, Version, alpns_for
+from hang.wire.constants import ALL_VERSIONS, ALPN_H3, SetupParam, Version, alpns_for
 
 log = logging.getLogger("hang.relay")
 
 HANDSHAKE_TIMEOUT = 10.0
+#: lite-05 SETUP Role values.
+ROLE_PUBLISHER, ROLE_SUBSCRIBER = 1, 2
+
+AnySession = MoqSession | Moqt07Session
 
 
 @dataclass
@@ -36,11 +46,23 @@ class RelayConfig:
     certfile: Path | None = None
     keyfile: Path | None = None
     versions: tuple[Version, ...] = ALL_VERSIONS
+    #: Also accept IETF MoQ Transport draft-07 sessions (ALPN ``moq-00``, or WebTransport whose
+    #: first stream is a draft-07 CLIENT_SETUP).
+    moqt07: bool = True
+    #: Subscriptions a draft-07 session may hold open at once (its MAX_SUBSCRIBE_ID window).
+    max_subscribes: int = 100
     #: Serve the HTTP side (certificate fingerprint, announced list, health) on TCP, same port.
     http: bool = True
     #: A short idle timeout (kept alive by PINGs) so a dropped peer is noticed, and its broadcasts
     #: unannounced, within about a second.
     transport: TransportConfig = field(default_factory=lambda: TransportConfig(idle_timeout=1.0))
+    #: Token checks (``--auth-key`` / ``--public``); None: everyone may publish and subscribe anything.
+    auth: Authenticator | None = None
+    limits: RelayLimits = field(default_factory=RelayLimits)
+
+
+def _listed(prefixes: tuple[str, ...]) -> str:
+    return ",".join(p or "*" for p in prefixes) or "nothing"
 
 
 class Relay:
@@ -54,7 +76,7 @@ class Relay:
         self.config = config or RelayConfig()
         self.origin = Origin()
         self.origin_id = new_origin_id()
-        self.sessions: set[MoqSession] = set()
+        self.sessions: set[AnySession] = set()
         self.port = 0
         self.fingerprint = ""
         self._quic: QuicServer | None = None
@@ -73,7 +95,9 @@ class Relay:
             self._tmp = tempfile.TemporaryDirectory(prefix="hang-relay-")
             cert = tls.generate(Path(self._tmp.name))
             certfile, keyfile, self.fingerprint = cert.certfile, cert.keyfile, cert.fingerprint
-        alpns = alpns_for(cfg.versions) + [ALPN_H3]
+        alpns = alpns_for(cfg.versions) + ([moqt07.ALPN] if cfg.moqt07 else []) + [ALPN_H3]
+        if cfg.transport.max_streams is None:
+            cfg.transport.max_streams = cfg.limits.session.streams
         # With port 0 the OS picks a free UDP port; TCP then wants the same number, which another
         # program may hold: pick again a few times.
         for attempt in range(10 if cfg.port == 0 else 1):
@@ -94,9 +118,9 @@ class Relay:
                 self._quic.close()
                 if attempt == 9 or cfg.port != 0:
                     raise HangError(f"cannot listen on TCP port {self.port}: {exc.strerror}") from None
-        log.info("relay listening on %s port %d (UDP: WebTransport + QUIC%s), versions %s",
+        log.info("relay listening on %s port %d (UDP: WebTransport + QUIC%s), versions %s%s",
                  cfg.host, self.port, ", TCP: HTTP" if cfg.http else "",
-                 " ".join(v.label for v in cfg.versions))
+                 " ".join(v.label for v in cfg.versions), " draft-07" if cfg.moqt07 else "")
         log.info("certificate sha-256 %s", self.fingerprint)
 
     def _on_session(self, transport: Session) -> None:
@@ -105,19 +129,25 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_session(self, transport: Session) -> None:
-        session = MoqSession(transport, is_server=True, versions=self.config.versions,
-                             publish=self.origin, subscribe=self.origin, origin_id=self.origin_id)
-        session.on_ready = self._scope
+        limit = self.config.limits.sessions
+        if limit is not None and len(self._tasks) > limit:
+            log.warning("session %s (%s) refused: over the limit of %d sessions", transport.remote,
+                        transport.kind, limit)
+            transport.close(ErrorCode.BOUNDS_EXCEEDED, "too many sessions")
+            return
         opened = time.monotonic()
         try:
-            await asyncio.wait_for(session.start(), HANDSHAKE_TIMEOUT)
+            session = await asyncio.wait_for(self._handshake(transport), HANDSHAKE_TIMEOUT)
+        except Unauthorized as exc:
+            log.warning("session %s (%s) refused: unauthorized: %s", transport.remote, transport.kind, exc)
+            return
         except (TimeoutError, HangError) as exc:
             code = ErrorCode.TIMEOUT if isinstance(exc, TimeoutError) else 0
             if isinstance(exc, ProtocolError):
                 code = exc.error_code
             log.warning("session %s (%s) failed its handshake: %s", transport.remote, transport.kind,
                         exc or "timed out")
-            session.close(code, "handshake failed")
+            transport.close(code, "handshake failed")
             return
         self.sessions.add(session)
         self._counts["sessions"] = len(self.sessions)
@@ -132,14 +162,57 @@ class Relay:
         log.info("session closed %s %s code=%d%s after %.1fs", transport.remote, session.version.label,
                  reason.code, f" ({reason.reason})" if reason.reason else "", time.monotonic() - opened)
 
-    def _scope(self, session: MoqSession) -> None:
+    async def _handshake(self, transport: Session) -> AnySession:
+        """Tell the protocol apart (ALPN, or the first stream on WebTransport) and run its setup."""
+        draft07 = transport.protocol == moqt07.ALPN
+        if self.config.moqt07 and transport.kind == "webtransport" and not transport.protocol:
+            kind, transport = await peek_first_stream(transport)
+            draft07 = kind == moqt07.MessageType.CLIENT_SETUP
+        session: AnySession
+        if draft07:
+            session = Moqt07Session(transport, is_server=True, publish=self.origin, subscribe=self.origin,
+                                    options=Moqt07Options(max_subscribes=self.config.max_subscribes),
+                                    limits=self.config.limits.session)
+        else:
+            session = MoqSession(transport, is_server=True, versions=self.config.versions,
+                                 publish=self.origin, subscribe=self.origin, origin_id=self.origin_id,
+                                 limits=self.config.limits.session)
+        session.on_ready = self._scope
+        try:
+            await session.start()
+        except ProtocolError as exc:
+            session.close(session.close_code(exc), "unauthorized" if isinstance(exc, Unauthorized) else
+                          "handshake failed")
+            raise
+        return session
+
+    def _scope(self, session: AnySession) -> None:
         # As the official relay does, the path a client connects to is the root of everything it
         # publishes and sees: "/anon" + "room/alice" is "anon/room/alice" on the relay.
+        auth = self.config.auth
+        grants = auth.authorize(session.path) if auth is not None else Grants.everything()
+        setup = session.peer_setup if isinstance(session, MoqSession) else None
+        role = setup.varint(SetupParam.ROLE) if setup is not None else None
+        if (role == ROLE_PUBLISHER and not grants.publish) or (role == ROLE_SUBSCRIBER and not grants.subscribe):
+            # As upstream: a lite-05 client that says it will only publish (or only subscribe)
+            # is refused at once when its token grants nothing in that direction.
+            raise Unauthorized(f"the token grants nothing for the client's role ({role})")
         root = normalize_path(urlsplit(session.path).path)
-        if root:
-            view = self.origin.scope(root)
-            session.publish_origin = view
-            session.subscribe_origin = view
+        view = self.origin.scope(root) if root else self.origin
+        session.publish_origin, session.subscribe_origin = guard(view, grants)
+        if auth is not None:
+            log.info("session %s authorized at /%s: publish %s, subscribe %s", session.label, root,
+                     _listed(grants.publish), _listed(grants.subscribe))
+        left = grants.seconds_left()
+        if left is not None:
+            # As upstream: the token's exp bounds the whole session, not just its start.
+            asyncio.get_running_loop().call_later(left, self._expire, session)
+
+    @staticmethod
+    def _expire(session: AnySession) -> None:
+        if not session.closed.done():
+            log.info("session %s: token expired, closing", session.label)
+            session.close(session.close_code(Unauthorized()), "token expired")
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Stop listening and close every session, waiting at most ``timeout`` seconds."""

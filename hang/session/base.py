@@ -10,9 +10,10 @@ from typing import Any
 
 from hang.errors import ErrorCode, HangError, ProtocolError, SessionClosed, StreamReset
 from hang.model.origin import Origin
+from hang.session.limits import SessionLimits, Usage
 from hang.transport.base import SendStream, Session
 from hang.wire.coding import encode_varint
-from hang.wire.constants import MAX_FRAME_SIZE, Version
+from hang.wire.constants import Version
 from hang.wire.framing import encode_message
 from hang.wire.messages import Message
 
@@ -23,14 +24,16 @@ class SessionBase:
     """Holds the transport, the negotiated version, the origins and the session's tasks."""
 
     def __init__(self, transport: Session, *, publish: Origin | None, subscribe: Origin | None,
-                 origin_id: int, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+                 origin_id: int, limits: SessionLimits | None = None) -> None:
         self.transport = transport
         #: Broadcasts we offer to the peer.
         self.publish_origin = publish if publish is not None else Origin()
         #: Where broadcasts the peer announces are published (None: we do not ask for them).
         self.subscribe_origin = subscribe
         self.origin_id = origin_id
-        self.max_frame_size = max_frame_size
+        #: What the peer may make us hold (a relay sets these; a client leaves them open).
+        self.limits = limits or SessionLimits()
+        self.usage = Usage(self.limits)
         self._version: asyncio.Future[Version] = asyncio.get_running_loop().create_future()
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed: asyncio.Future[SessionClosed] = asyncio.get_running_loop().create_future()
@@ -55,6 +58,9 @@ class SessionBase:
         task = asyncio.ensure_future(self._guard(coro, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A session closed before the task ever ran (e.g. refused right after its handshake) must
+        # not leave ``coro`` "never awaited".
+        task.add_done_callback(lambda _: coro.close())
         return task
 
     async def _guard(self, coro: Coroutine[Any, Any, None], what: str) -> None:
@@ -64,13 +70,17 @@ class SessionBase:
             raise
         except ProtocolError as exc:
             log.warning("%s: %s: protocol error: %s", self.label, what, exc)
-            self.close(exc.error_code, str(exc))
+            self.close(self.close_code(exc), str(exc))
         except (SessionClosed, StreamReset):
             pass
         except HangError as exc:
             log.info("%s: %s: %s", self.label, what, exc)
         except Exception:
             log.exception("%s: %s failed", self.label, what)
+
+    def close_code(self, error: ProtocolError) -> int:
+        """The session close code for a protocol error (the moq-lite code here)."""
+        return int(error.error_code)
 
     def close(self, code: int = 0, reason: str = "") -> None:
         """End the session with a moq-lite error code (0 = clean)."""

@@ -8,15 +8,51 @@ import re
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from hang.errors import ConnectError, HangError
-from hang.model.origin import Origin
+from hang.errors import ConnectError, HangError, SessionClosed
+from hang.model.broadcast import BroadcastConsumer
+from hang.model.origin import Announcement, Origin
+from hang.model.track import TrackConsumer
+from hang.session.moqt07 import Moqt07Session
+from hang.session.moqt07_base import Moqt07Options
 from hang.session.session import MoqSession
+from hang.transport.base import Session
 from hang.transport.quic import TlsOptions, TransportConfig, dial
+from hang.wire import moqt07
 from hang.wire.constants import ALL_VERSIONS, Version, alpns_for
 
 DEFAULT_PORT = 443
+#: ``--protocol`` values.
+PROTOCOLS = ("moq-lite", "moqt-07")
+#: ``--compat`` profiles (draft-07 only).
+COMPAT_PROFILES = ("cloudflare",)
+
+
+class VersionLabel(Protocol):
+    """A negotiated version that can name itself."""
+
+    @property
+    def label(self) -> str: ...
+
+
+class ClientSession(Protocol):
+    """What a connected session offers, whichever protocol it speaks."""
+
+    transport: Session
+    closed: asyncio.Future[SessionClosed]
+
+    @property
+    def version(self) -> VersionLabel: ...
+
+    def announced(self, prefix: str = "") -> AsyncIterator[Announcement]: ...
+
+    async def subscribe(self, broadcast: str, track: str, *, priority: int = 0) -> TrackConsumer: ...
+
+    def publish(self, path: str, broadcast: BroadcastConsumer) -> None: ...
+
+    async def wait_closed(self) -> None: ...
 
 
 @dataclass
@@ -32,6 +68,10 @@ class ClientConfig:
     tls_disable_verify: bool = False
     timeout: float = 10.0
     transport: TransportConfig = field(default_factory=TransportConfig)
+    #: "moq-lite" (negotiating one of ``versions``) or "moqt-07" (IETF MoQ Transport draft-07).
+    protocol: str = "moq-lite"
+    #: draft-07 only: "cloudflare" follows that relay's deviations.
+    compat: str = ""
 
 
 def fetch_fingerprint(host: str, port: int, timeout: float) -> str:
@@ -49,8 +89,8 @@ def fetch_fingerprint(host: str, port: int, timeout: float) -> str:
 
 @contextlib.asynccontextmanager
 async def connect(url: str, config: ClientConfig | None = None, *,
-                  publish: Origin | None = None) -> AsyncIterator[MoqSession]:
-    """Open a moq-lite session to ``url`` and close it on exit.
+                  publish: Origin | None = None) -> AsyncIterator[ClientSession]:
+    """Open a session to ``url`` and close it on exit (moq-lite, or draft-07 with ``protocol="moqt-07"``).
 
     ``https://host:port/path`` runs WebTransport, ``moql://host:port/path`` (or ``moqt://``) raw
     QUIC, and ``http://host:port/path`` fetches the server's certificate fingerprint over plain
@@ -76,18 +116,27 @@ async def connect(url: str, config: ClientConfig | None = None, *,
         scheme = "https"
     if scheme not in ("https", "moql", "moqt"):
         raise ConnectError(f"unsupported URL scheme {parts.scheme!r} (use https, http, moql or moqt)")
-    alpns = alpns_for(config.versions)
+    if config.protocol not in PROTOCOLS:
+        raise ConnectError(f"unknown protocol {config.protocol!r} (use {' or '.join(PROTOCOLS)})")
+    draft07 = config.protocol == "moqt-07"
+    alpns = [moqt07.ALPN] if draft07 else alpns_for(config.versions)
     webtransport = scheme == "https"
     async with dial(host, port, alpns=alpns, webtransport_path=path if webtransport else None,
-                    protocols=alpns, tls=tls, config=config.transport, timeout=config.timeout) as transport:
+                    protocols=[] if draft07 else alpns, tls=tls, config=config.transport,
+                    timeout=config.timeout) as transport:
         if not webtransport:
             transport.path = path
-        session = MoqSession(transport, is_server=False, versions=config.versions, publish=publish)
+        session: MoqSession | Moqt07Session
+        if draft07:
+            options = Moqt07Options(cloudflare=config.compat == "cloudflare")
+            session = Moqt07Session(transport, is_server=False, publish=publish, options=options)
+        else:
+            session = MoqSession(transport, is_server=False, versions=config.versions, publish=publish)
         try:
             await asyncio.wait_for(session.start(), config.timeout)
         except TimeoutError:
             session.close(0, "handshake timed out")
-            raise ConnectError(f"moq-lite handshake with {host}:{port} timed out") from None
+            raise ConnectError(f"{config.protocol} handshake with {host}:{port} timed out") from None
         except HangError:
             session.close(0, "handshake failed")
             raise

@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import time
 
-from hang.errors import ErrorCode, HangError, NotFound
+from hang.errors import ErrorCode, HangError, NotFound, Unauthorized
 from hang.model.broadcast import BroadcastConsumer
 from hang.model.group import GroupAborted, GroupConsumer
 from hang.model.track import TrackClosed, TrackConsumer
-from hang.session.base import SessionBase, discard, finish_quietly, reset_quietly
+from hang.session.base import SessionBase, discard, finish_quietly, log, reset_quietly
 from hang.session.reader import StreamReader
 from hang.transport.base import SendStream
 from hang.wire.coding import encode_varint, strip_prefix, zigzag_encode
@@ -55,8 +55,30 @@ def drop_stale(backlog: list[tuple[SendStream, float]], skip_after: float) -> No
 class Publisher(SessionBase):
     """Answers what the peer asks of :attr:`publish_origin`."""
 
+    def _limited(self, send: SendStream, what: str) -> bool:
+        """Count one more ``what``; if that is over the session's limit, refuse the stream instead."""
+        if self.usage.acquire(what):
+            return False
+        log.warning("%s: refusing a request: over the limit of %s %s", self.label,
+                    getattr(self.limits, what), what.replace("_", " "))
+        reset_quietly(send, ErrorCode.BOUNDS_EXCEEDED)
+        return True
+
+    def _refuse(self, send: SendStream, exc: NotFound | Unauthorized) -> None:
+        if isinstance(exc, Unauthorized):
+            log.warning("%s: refused: %s", self.label, exc)
+        reset_quietly(send, exc.error_code)
+
     async def serve_announce(self, send: SendStream, reader: StreamReader) -> None:
         """The peer asked for announcements under a prefix: the current set, then changes."""
+        if self._limited(send, "announce_requests"):
+            return
+        try:
+            await self._serve_announce(send, reader)
+        finally:
+            self.usage.release("announce_requests")
+
+    async def _serve_announce(self, send: SendStream, reader: StreamReader) -> None:
         version = self.version
         request = await reader.required(AnnounceRequest, version)
         watcher = self.publish_origin.announced(request.prefix)
@@ -122,12 +144,20 @@ class Publisher(SessionBase):
 
     async def serve_subscribe(self, send: SendStream, reader: StreamReader) -> None:
         """Serve one SUBSCRIBE: reply, then deliver groups on uni streams until cancelled or ended."""
+        if self._limited(send, "subscriptions"):
+            return
+        try:
+            await self._serve_subscribe(send, reader)
+        finally:
+            self.usage.release("subscriptions")
+
+    async def _serve_subscribe(self, send: SendStream, reader: StreamReader) -> None:
         version = self.version
         request = await reader.required(Subscribe, version)
         try:
             track = await self._broadcast(request.broadcast).subscribe(request.track)
-        except NotFound:
-            reset_quietly(send, ErrorCode.NOT_FOUND)
+        except (NotFound, Unauthorized) as exc:
+            self._refuse(send, exc)
             return
         if version < Version.LITE_05:
             ok = SubscribeOk(request.priority, request.ordered, request.max_latency_ms)
@@ -207,8 +237,8 @@ class Publisher(SessionBase):
         request = await reader.required(TrackRequest, self.version)
         try:
             info = await self._broadcast(request.broadcast).track_info(request.track)
-        except NotFound:
-            reset_quietly(send, ErrorCode.NOT_FOUND)
+        except (NotFound, Unauthorized) as exc:
+            self._refuse(send, exc)
             return
         self.send_message(send, TrackInfo(info.priority, info.ordered, info.max_latency_ms, info.timescale))
         finish_quietly(send)
@@ -218,8 +248,8 @@ class Publisher(SessionBase):
         request = await reader.required(Fetch, self.version)
         try:
             track = await self._broadcast(request.broadcast).subscribe(request.track)
-        except NotFound:
-            reset_quietly(send, ErrorCode.NOT_FOUND)
+        except (NotFound, Unauthorized) as exc:
+            self._refuse(send, exc)
             return
         try:
             group = track.fetch(request.group)

@@ -19,6 +19,7 @@ from hang.session.handshake import (
     send_lite05_setup,
     server_setup,
 )
+from hang.session.limits import SessionLimits
 from hang.session.publisher import Publisher
 from hang.session.reader import StreamReader
 from hang.session.subscriber import Subscriber
@@ -47,17 +48,17 @@ class MoqSession(Publisher, Subscriber):
 
     def __init__(self, transport: Session, *, is_server: bool, versions: tuple[Version, ...] = ALL_VERSIONS,
                  publish: Origin | None = None, subscribe: Origin | None = None,
-                 origin_id: int | None = None) -> None:
+                 origin_id: int | None = None, limits: SessionLimits | None = None) -> None:
         super().__init__(transport, publish=publish, subscribe=subscribe,
-                         origin_id=origin_id if origin_id is not None else new_origin_id())
+                         origin_id=origin_id if origin_id is not None else new_origin_id(), limits=limits)
         self.init_subscriber()
         self.is_server = is_server
         self.versions = versions
         self.peer_setup: Setup | None = None
         self._peer_setup: asyncio.Future[Setup] = asyncio.get_running_loop().create_future()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        #: Called once the handshake is done and before any stream is served (the relay scopes
-        #: the session's origins to its path here).
+        #: Called once the handshake is done and before any stream is served (the relay checks the
+        #: session's token and scopes its origins to its path here; raising refuses the session).
         self.on_ready: Callable[[MoqSession], None] | None = None
         #: The reconnect URI from the peer's GOAWAY ("" = none given); set with :attr:`going_away`.
         self.goaway: str | None = None
@@ -124,13 +125,22 @@ class MoqSession(Publisher, Subscriber):
     async def _accept_loop(self) -> None:
         while True:
             send, recv = await self.transport.accept()
-            if send is None:
-                self.spawn(self._dispatch_uni(recv), "uni stream")
-            else:
-                self.spawn(self._dispatch_bidi(send, recv), "bidi stream")
+            if not self.usage.acquire("streams"):
+                log.warning("%s: refusing a stream: over the limit of %s served at once", self.label,
+                            self.limits.streams)
+                if send is not None:
+                    reset_quietly(send, ErrorCode.BOUNDS_EXCEEDED)
+                recv.stop(ErrorCode.BOUNDS_EXCEEDED)
+                continue
+            coro = self._dispatch_uni(recv) if send is None else self._dispatch_bidi(send, recv)
+            task = self.spawn(coro, "uni stream" if send is None else "bidi stream")
+            task.add_done_callback(lambda _: self.usage.release("streams"))
+
+    def _reader(self, recv: RecvStream) -> StreamReader:
+        return StreamReader(recv, max_message_size=self.limits.message_size, max_frame_size=self.limits.frame_size)
 
     async def _dispatch_bidi(self, send: SendStream, recv: RecvStream) -> None:
-        reader = StreamReader(recv)
+        reader = self._reader(recv)
         kind = await reader.varint()
         if kind is None:
             return
@@ -153,7 +163,7 @@ class MoqSession(Publisher, Subscriber):
             raise
 
     async def _dispatch_uni(self, recv: RecvStream) -> None:
-        reader = StreamReader(recv, max_frame_size=self.max_frame_size)
+        reader = self._reader(recv)
         kind = await reader.varint()
         if kind is None:
             return

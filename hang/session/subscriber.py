@@ -6,11 +6,12 @@ import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from hang.errors import DecodeError, ErrorCode, NotFound, StreamReset
+from hang.errors import DecodeError, ErrorCode, LimitExceeded, NotFound, StreamReset, Unauthorized
 from hang.model.broadcast import BroadcastProducer
-from hang.model.origin import Announcement
+from hang.model.origin import Announcement, Origin
 from hang.model.track import TrackConsumer, TrackInfo, TrackProducer
 from hang.session.base import SessionBase, finish_quietly, log
+from hang.session.limits import SessionLimits
 from hang.session.reader import StreamReader
 from hang.transport.base import RecvStream, SendStream
 from hang.wire.coding import join_path, normalize_path, zigzag_decode
@@ -81,11 +82,23 @@ class Subscriber(SessionBase):
                 if old is not None:
                     old.close()
                 if announcement.active:
-                    broadcast = BroadcastProducer(resolver=functools.partial(self._resolve_remote, path))
-                    self._remote[path] = broadcast
-                    origin.publish(path, broadcast.consume(), announcement.hops)
+                    self._learn(origin, path, announcement.hops)
         finally:
             self.forget_broadcasts()
+
+    def _learn(self, origin: Origin, path: str, hops: tuple[int, ...]) -> None:
+        if SessionLimits.over(len(self._remote) + 1, self.limits.announcements):
+            raise LimitExceeded(f"announced more than {self.limits.announcements} broadcasts")
+        broadcast = BroadcastProducer(resolver=functools.partial(self._resolve_remote, path))
+        try:
+            origin.publish(path, broadcast.consume(), hops)
+        except Unauthorized as exc:
+            # Like the official relay: an announce outside what the session may publish is
+            # ignored, and the rest of the session goes on.
+            log.warning("%s: ignoring the announce of %r: %s", self.label, path, exc)
+            broadcast.close()
+            return
+        self._remote[path] = broadcast
 
     async def _resolve_remote(self, broadcast: str, track: str) -> TrackProducer:
         return await self.subscribe_track(broadcast, track)
@@ -110,7 +123,11 @@ class Subscriber(SessionBase):
         self.send_message(send, TrackRequest(broadcast, track), kind=BidiStream.TRACK)
         try:
             info = await StreamReader(recv).required(TrackInfoMessage, version)
-        except (StreamReset, DecodeError):
+        except StreamReset as exc:
+            if exc.code == ErrorCode.UNAUTHORIZED:
+                raise Unauthorized(f"track {track!r} of {broadcast!r} is not granted") from None
+            raise NotFound(f"peer has no track {track!r} in {broadcast!r}") from None
+        except DecodeError:
             raise NotFound(f"peer has no track {track!r} in {broadcast!r}") from None
         finally:
             finish_quietly(send)
@@ -125,7 +142,8 @@ class Subscriber(SessionBase):
         send, recv = await self.transport.open_bi()
         self.send_message(send, Subscribe(sub_id, broadcast, track, priority or info.priority),
                           kind=BidiStream.SUBSCRIBE)
-        producer = TrackProducer(track, info)
+        cache = self.limits.cache_bytes
+        producer = TrackProducer(track, info) if cache is None else TrackProducer(track, info, cache_bytes=cache)
         sub = _Subscription(producer, send)
         self._subscriptions[sub_id] = sub
         reader = StreamReader(recv)
@@ -134,6 +152,8 @@ class Subscriber(SessionBase):
                 await self._read_reply(reader, version, sub)
             except StreamReset as exc:
                 self._subscriptions.pop(sub_id, None)
+                if exc.code == ErrorCode.UNAUTHORIZED:
+                    raise Unauthorized(f"subscription to {broadcast}/{track} is not granted") from None
                 raise NotFound(f"subscription to {broadcast}/{track} refused (code {exc.code})") from None
         producer.on_unused = lambda: self._unsubscribe(sub_id)
         self.spawn(self._watch_subscription(sub_id, reader, version), f"subscription {broadcast}/{track}")
@@ -191,8 +211,15 @@ class Subscriber(SessionBase):
         sub.active_groups += 1
         timestamp = 0
         try:
+            cap = self.limits.cache_bytes
             while (frame := await reader.frame(version)) is not None:
                 timestamp += zigzag_decode(frame[0])
+                if cap is not None and group.size + len(frame[1]) > cap:
+                    log.warning("%s: group %d of subscription %d is over the %d-byte track cache: dropped",
+                                self.label, header.sequence, header.subscribe_id, cap)
+                    group.abort(ErrorCode.BOUNDS_EXCEEDED)
+                    recv.stop(ErrorCode.BOUNDS_EXCEEDED)
+                    return
                 group.write_frame(frame[1], timestamp)
             group.finish()
         except StreamReset as exc:

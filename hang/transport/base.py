@@ -92,6 +92,14 @@ class Session(abc.ABC):
         """Next stream the peer opened (``send`` is None for a unidirectional one)."""
 
     @abc.abstractmethod
+    def send_datagram(self, data: bytes) -> None:
+        """Send one unreliable datagram (QUIC DATAGRAM, or an HTTP/3 datagram on WebTransport)."""
+
+    @abc.abstractmethod
+    async def receive_datagram(self) -> bytes:
+        """Next datagram from the peer; raises SessionClosed once the session ended."""
+
+    @abc.abstractmethod
     def close(self, code: int = 0, reason: str = "") -> None:
         """Close the session with an application code."""
 

@@ -23,10 +23,11 @@ from aioquic.asyncio.server import QuicServer
 from aioquic.asyncio.server import serve as aioquic_serve
 from aioquic.buffer import encode_uint_var
 from aioquic.h3.connection import H3_ALPN, FrameType, H3Connection
-from aioquic.h3.events import H3Event, HeadersReceived, WebTransportStreamDataReceived
+from aioquic.h3.events import DatagramReceived, H3Event, HeadersReceived, WebTransportStreamDataReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import (
     ConnectionTerminated,
+    DatagramFrameReceived,
     HandshakeCompleted,
     ProtocolNegotiated,
     QuicEvent,
@@ -52,6 +53,10 @@ STREAM_HIGH_WATER = 256 * 1024
 CONNECTION_UNSENT_HIGH_WATER = 128 * 1024
 CLOSE_WEBTRANSPORT_SESSION = 0x2843
 H3_NO_ERROR = 0x100
+#: Datagrams a session queues unread before it drops the oldest.
+DATAGRAM_QUEUE = 1024
+#: Unidirectional streams HTTP/3 itself opens (control, QPACK encoder and decoder), plus one spare.
+H3_UNI_STREAMS = 4
 #: PINGs per idle timeout.
 KEEPALIVE_DIVISOR = 8
 #: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
@@ -65,6 +70,8 @@ class TransportConfig:
     idle_timeout: float = 30.0
     max_data: int = 16 * 1024 * 1024
     max_stream_data: int = 4 * 1024 * 1024
+    #: Streams of each kind the peer may have open at once (QUIC MAX_STREAMS); None: aioquic's 128.
+    max_streams: int | None = None
     #: Bytes a peer may have sent on a connection's streams that hang has not read yet. aioquic
     #: grants flow-control credit as data arrives, not as it is read, so without this a peer could
     #: fill memory through a stream nobody reads; beyond it the session is closed (BoundsExceeded).
@@ -218,6 +225,7 @@ class _Session(Session):
         self.remote = conn.remote
         self.incoming: asyncio.Queue[tuple[SendStream | None, RecvStream] | None] = asyncio.Queue()
         self.streams: dict[int, _Stream] = {}
+        self.datagrams: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._closed: asyncio.Future[CloseInfo] = asyncio.get_running_loop().create_future()
 
     @property
@@ -259,6 +267,30 @@ class _Session(Session):
     def buffered(self) -> int:
         return self.conn.buffered()
 
+    def send_datagram(self, data: bytes) -> None:
+        self._check_open()
+        if self.session_id is None:
+            self.conn._quic.send_datagram_frame(data)
+        else:
+            assert self.conn.h3 is not None
+            self.conn.h3.send_datagram(self.session_id, data)
+        self.conn.schedule_transmit()
+
+    async def receive_datagram(self) -> bytes:
+        item = await self.datagrams.get()
+        if item is None:
+            self.datagrams.put_nowait(None)
+            info = self._closed.result()
+            raise SessionClosed(info.code, info.reason)
+        return item
+
+    def deliver_datagram(self, data: bytes) -> None:
+        if self.is_closed:
+            return
+        if self.datagrams.qsize() >= DATAGRAM_QUEUE:
+            self.datagrams.get_nowait()
+        self.datagrams.put_nowait(data)
+
     def _check_open(self) -> None:
         if self.is_closed:
             info = self._closed.result()
@@ -281,6 +313,7 @@ class _Session(Session):
             stream.forget()
         self.streams.clear()
         self.incoming.put_nowait(None)
+        self.datagrams.put_nowait(None)
 
 
 SessionHandler = Callable[[Session], None]
@@ -438,6 +471,10 @@ class _Connection(QuicConnectionProtocol):
             self._on_terminated(event)
         elif isinstance(event, StreamReset | StopSendingReceived):
             self._on_reset(event)
+        elif isinstance(event, DatagramFrameReceived) and self.h3 is None:
+            if self.raw is not None:
+                self.raw.deliver_datagram(event.data)
+            return
         elif isinstance(event, StreamDataReceived):
             if self.h3 is None:
                 self._on_raw_data(event)
@@ -526,6 +563,10 @@ class _Connection(QuicConnectionProtocol):
                     return
                 stream = session.add_stream(event.stream_id, local=False)
             self._deliver(stream, event.data, event.stream_ended)
+        elif isinstance(event, DatagramReceived):
+            session = self.webtransport.get(event.stream_id)
+            if session is not None:
+                session.deliver_datagram(event.data)
         elif isinstance(event, HeadersReceived):
             future = self.connect_responses.pop(event.stream_id, None)
             if future is not None:
@@ -603,6 +644,12 @@ async def serve(host: str, port: int, *, certfile: str, keyfile: str, alpns: lis
 
     def create_protocol(*args: Any, **kwargs: Any) -> _Connection:
         conn = _Connection(*args, **kwargs)
+        if config.max_streams is not None:
+            # aioquic grants one more stream each time one closes, so this bounds the streams open at
+            # once. Set before the handshake sends the transport parameters; the uni headroom is
+            # for the HTTP/3 control and QPACK streams.
+            conn._quic._local_max_streams_bidi.value = config.max_streams
+            conn._quic._local_max_streams_uni.value = config.max_streams + H3_UNI_STREAMS
         conn.max_unread = config.max_unread
         conn.on_session = on_session
         conn.select_protocol = select_protocol

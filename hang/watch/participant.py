@@ -14,7 +14,7 @@ from hang.catalog import PRIORITY_AUDIO, PRIORITY_VIDEO, AudioConfig, Catalog, C
 from hang.errors import HangError
 from hang.media.decode import Decoder
 from hang.media.reader import MediaFrame, MediaReader
-from hang.session.session import MoqSession
+from hang.session.client import ClientSession
 
 log = logging.getLogger("hang.watch")
 
@@ -64,7 +64,7 @@ UnitSink = Callable[["Participant", str, MediaFrame], None]
 class Participant:
     """A broadcast in the room being watched."""
 
-    def __init__(self, session: MoqSession, path: str, limits: Limits, sinks: list[FrameSink],
+    def __init__(self, session: ClientSession, path: str, limits: Limits, sinks: list[FrameSink],
                  unit_sinks: list[UnitSink] | None = None,
                  on_catalog: Callable[[Participant, Catalog], None] | None = None) -> None:
         self.session = session

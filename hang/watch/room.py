@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from hang.session.session import MoqSession
+from hang.session.client import ClientSession
 from hang.watch.participant import FrameSink, Limits, Participant, UnitSink
 
 log = logging.getLogger("hang.watch")
@@ -14,7 +14,7 @@ log = logging.getLogger("hang.watch")
 class Room:
     """The participants under a prefix (or the one broadcast named)."""
 
-    def __init__(self, session: MoqSession, prefix: str, *, only: str | None = None, limits: Limits | None = None,
+    def __init__(self, session: ClientSession, prefix: str, *, only: str | None = None, limits: Limits | None = None,
                  sinks: list[FrameSink] | None = None, unit_sinks: list[UnitSink] | None = None,
                  on_change: Callable[[Room], None] | None = None) -> None:
         self.session = session
