@@ -29,6 +29,8 @@ from hang.wire.messages import Goaway, Setup
 
 #: Seconds a lite-05 server waits for the client's SETUP stream.
 SETUP_TIMEOUT = 5.0
+#: Seconds to wait for the peer's close code after its moql session stream ended.
+SESSION_CLOSE_GRACE = 0.5
 
 BidiHandler = Callable[[SendStream, StreamReader], Awaitable[None]]
 
@@ -193,6 +195,10 @@ class MoqSession(Publisher, Subscriber):
         # The moql session stream lives as long as the session; only SESSION_INFO may arrive on it.
         with contextlib.suppress(Exception):
             await reader.drain()
+        # A peer closing the session usually ends this stream first: give its close code a moment
+        # to arrive (the transport watcher then closes us with it).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.transport.closed), SESSION_CLOSE_GRACE)
         self.close(0, "session stream closed")
 
     async def _ignore_probe(self, send: SendStream, reader: StreamReader) -> None:
