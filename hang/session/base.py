@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from hang.errors import ErrorCode, HangError, ProtocolError, SessionClosed, StreamReset
+from hang.model.broadcast import BroadcastConsumer
 from hang.model.origin import Origin
 from hang.session.limits import SessionLimits, Usage
 from hang.transport.base import SendStream, Session
@@ -77,6 +78,18 @@ class SessionBase:
             log.info("%s: %s: %s", self.label, what, exc)
         except Exception:
             log.exception("%s: %s failed", self.label, what)
+
+    def publish(self, path: str, broadcast: BroadcastConsumer) -> None:
+        """Offer ``broadcast`` to the peer at ``path`` until it closes (draft-07: its ANNOUNCE)."""
+        self.publish_origin.publish(path, broadcast)
+
+    async def wait_closed(self) -> None:
+        """Wait until the session ends."""
+        await asyncio.shield(self.closed)
+
+    async def _watch_transport(self) -> None:
+        info = await self.transport.closed
+        self.close(info.code, info.reason)
 
     def close_code(self, error: ProtocolError) -> int:
         """The session close code for a protocol error (the moq-lite code here)."""

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from hang.errors import NotFound, ProtocolError, UnexpectedMessage, VersionError
-from hang.model.broadcast import BroadcastConsumer
 from hang.model.origin import Origin
 from hang.session.base import log
 from hang.session.limits import SessionLimits
@@ -224,10 +223,6 @@ class Moqt07Session(Moqt07Publisher, Moqt07Subscriber):
 
     # -- streams -------------------------------------------------------------------------------
 
-    async def _watch_transport(self) -> None:
-        info = await self.transport.closed
-        self.close(info.code, info.reason)
-
     async def _accept_loop(self) -> None:
         while True:
             send, recv = await self.transport.accept()
@@ -238,16 +233,6 @@ class Moqt07Session(Moqt07Publisher, Moqt07Subscriber):
                 self._control_ready.set_result(None)
             else:
                 raise ProtocolError("a second bidirectional stream")
-
-    # -- the moq-lite-like surface -------------------------------------------------------------
-
-    def publish(self, path: str, broadcast: BroadcastConsumer) -> None:
-        """ANNOUNCE ``broadcast`` at ``path`` (its namespace) and serve it until it closes."""
-        self.publish_origin.publish(path, broadcast)
-
-    async def wait_closed(self) -> None:
-        """Wait until the session ends."""
-        await asyncio.shield(self.closed)
 
     def on_closed(self) -> None:
         if not self._control_ready.done():

@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from hang.errors import ErrorCode, ProtocolError, UnexpectedMessage, UnexpectedStream
-from hang.model.broadcast import BroadcastConsumer
 from hang.model.origin import Origin
 from hang.session.base import log, reset_quietly
 from hang.session.handshake import (
@@ -116,14 +115,6 @@ class MoqSession(Publisher, Subscriber):
         """Wait until the handshake finished and the session serves streams."""
         await asyncio.shield(self._ready)
 
-    def publish(self, path: str, broadcast: BroadcastConsumer) -> None:
-        """Offer ``broadcast`` to the peer at ``path`` until it closes."""
-        self.publish_origin.publish(path, broadcast)
-
-    async def _watch_transport(self) -> None:
-        info = await self.transport.closed
-        self.close(info.code, info.reason)
-
     async def _accept_loop(self) -> None:
         while True:
             send, recv = await self.transport.accept()
@@ -223,7 +214,3 @@ class MoqSession(Publisher, Subscriber):
             if not future.done():
                 future.cancel()
         self.close_subscriptions()
-
-    async def wait_closed(self) -> None:
-        """Wait until the session ends."""
-        await asyncio.shield(self.closed)
