@@ -73,14 +73,12 @@ class _Delivery:
     reason: str = "track ended"
     #: The last (group, object) sent.
     last: tuple[int, int] | None = None
-    streams: set[SendStream] = field(default_factory=set)
 
 
 @dataclass
 class _Served:
     request: Subscribe
     task: asyncio.Task[None] | None = None
-    priority: int = 128
     done: bool = False
     delivery: _Delivery = field(default_factory=_Delivery)
 
@@ -129,7 +127,7 @@ class Moqt07Publisher(Moqt07Base):
             raise DuplicateTrackAlias(f"track alias {request.track_alias} is in use")
         if request.group_order > GroupOrder.DESCENDING:
             raise ProtocolError(f"group order {request.group_order}")
-        served = _Served(request, priority=request.subscriber_priority)
+        served = _Served(request)
         self._served[request.subscribe_id] = served
         self._aliases[request.track_alias] = request.subscribe_id
         served.task = self.spawn(self._serve(served), f"subscription {request.subscribe_id}")
@@ -200,7 +198,7 @@ class Moqt07Publisher(Moqt07Base):
             end = None
             if ranged and group.sequence == request.end_group and request.end_object:
                 end = request.end_object - 1
-            await self._send_group(served, track, group, start_object if first else 0, end, delivery)
+            await self._send_group(served, track, group, start_object if first else 0, end)
             first = False
             if ranged and group.sequence >= (request.end_group or 0):
                 break
@@ -208,13 +206,12 @@ class Moqt07Publisher(Moqt07Base):
         return delivery
 
     async def _send_group(self, served: _Served, track: TrackConsumer, group: GroupConsumer, start: int,
-                          end: int | None, delivery: _Delivery) -> None:
-        request = served.request
+                          end: int | None) -> None:
+        request, delivery = served.request, served.delivery
         priority = track.info.priority
         if track.producer.datagrams and await self._send_datagrams(request, group, start, end, delivery):
             return
         stream = await self.transport.open_uni()
-        delivery.streams.add(stream)
         header = SubgroupHeader(request.track_alias, group.sequence, 0, max(0, 255 - priority),
                                 request.subscribe_id if self.cloudflare else None)
         index = 0
@@ -226,15 +223,11 @@ class Moqt07Publisher(Moqt07Base):
                     delivery.last = (group.sequence, index)
                 index += 1
             stream.write_nowait(encode_subgroup_object(index, b"", ObjectStatus.END_OF_GROUP), fin=True)
-        except GroupAborted:
-            reset_quietly(stream)
         except asyncio.CancelledError:
             reset_quietly(stream)
             raise
-        except HangError:
+        except HangError:  # the group was aborted, or the stream or session went away
             reset_quietly(stream)
-        finally:
-            delivery.streams.discard(stream)
 
     async def _send_datagrams(self, request: Subscribe, group: GroupConsumer, start: int, end: int | None,
                               delivery: _Delivery) -> bool:
@@ -267,9 +260,8 @@ class Moqt07Publisher(Moqt07Base):
         self._end_served(message.subscribe_id)
 
     def on_subscribe_update(self, message: SubscribeUpdate) -> None:
-        served = self._served.get(message.subscribe_id)
-        if served is not None:
-            served.priority = message.subscriber_priority
+        # Accepted and not applied: delivery keeps the SUBSCRIBE's range and stream priorities.
+        log.debug("%s: SUBSCRIBE_UPDATE for %d ignored", self.label, message.subscribe_id)
 
     # -- TRACK_STATUS --------------------------------------------------------------------------
 
