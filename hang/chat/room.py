@@ -8,7 +8,6 @@ track ``chat``; every message is a new group with one object. Joining is SUBSCRI
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 
@@ -60,11 +59,9 @@ class ChatRoom:
         self._watch: asyncio.Task[None] | None = None
 
     async def join(self) -> None:
-        """ANNOUNCE our track and follow everyone else's."""
+        """ANNOUNCE our track and follow everyone else's (SUBSCRIBE_ANNOUNCES on the chat)."""
         self.session.publish(self.path, self._broadcast.consume())
-        ready = asyncio.get_running_loop().create_future()
-        self._watch = asyncio.ensure_future(self._follow(ready))
-        await ready
+        self._watch = asyncio.ensure_future(self._follow())
 
     def send(self, text: str) -> int:
         """Send one message (a new group with one object); returns its group number."""
@@ -85,24 +82,10 @@ class ChatRoom:
                 discard(member.task)
         self._members.clear()
 
-    async def _follow(self, ready: asyncio.Future[None]) -> None:
-        announcements = self.session.announced(join_path(PREFIX, self.chat_id))
-        try:
-            first = asyncio.ensure_future(anext(announcements))
-            ready.set_result(None)
-            announcement = await first
-            while True:
-                self._on_announcement(announcement.path, announcement.active)
-                announcement = await anext(announcements)
-        except StopAsyncIteration:
-            pass
-        finally:
-            if not ready.done():
-                ready.set_result(None)
-            aclose = getattr(announcements, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+    async def _follow(self) -> None:
+        # Cancelling this task runs the iterator's clean-up, which sends UNSUBSCRIBE_ANNOUNCES.
+        async for announcement in self.session.announced(join_path(PREFIX, self.chat_id)):
+            self._on_announcement(announcement.path, announcement.active)
 
     def _on_announcement(self, path: str, active: bool) -> None:
         parts = path.split("/")
