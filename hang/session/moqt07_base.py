@@ -9,6 +9,7 @@ from hang.errors import InvalidPath, ProtocolError
 from hang.model.origin import Origin
 from hang.session.base import SessionBase, log
 from hang.session.limits import SessionLimits
+from hang.session.publisher import DEFAULT_SKIP_AFTER
 from hang.transport.base import SendStream, Session
 from hang.wire.coding import normalize_path
 from hang.wire.moqt07 import ControlMessage, Draft, Namespace, encode_control
@@ -24,7 +25,7 @@ class Moqt07Options:
     #: Subscriptions (and fetches) the peer may have open at once: our MAX_SUBSCRIBE_ID window.
     max_subscribes: int = 100
     #: Seconds behind after which a subscriber skips to the newest group.
-    skip_after: float = 1.0
+    skip_after: float = DEFAULT_SKIP_AFTER
 
 
 def namespace_path(namespace: Namespace) -> str:
