@@ -320,3 +320,17 @@ async def test_thousands_of_streams_held_open_are_capped_by_stream_credit(live: 
     await live.finish()
     await asyncio.sleep(0.5)
     assert not running(server)  # everything it held was released with the session
+
+
+@pytest.mark.parametrize("webtransport", TRANSPORTS)
+async def test_streams_arriving_out_of_order_are_all_served(relay: Relay, webtransport: bool) -> None:
+    # A lost packet makes a lower stream id arrive after a higher one; both are new streams.
+    async with hostile(relay, V4.alpn, webtransport) as peer:
+        first_send, first_recv = await peer.open_bi()
+        second_send, second_recv = await peer.open_bi()
+        second_send.write_nowait(encode_varint(0x3F), fin=True)
+        with pytest.raises(StreamReset):
+            await asyncio.wait_for(second_recv.read(), 5)
+        first_send.write_nowait(encode_varint(0x3F), fin=True)
+        with pytest.raises(StreamReset):
+            await asyncio.wait_for(first_recv.read(), 5)

@@ -57,6 +57,8 @@ H3_NO_ERROR = 0x100
 DATAGRAM_QUEUE = 1024
 #: Unidirectional streams HTTP/3 itself opens (control, QPACK encoder and decoder), plus one spare.
 H3_UNI_STREAMS = 4
+#: Forgotten stream ids kept before those QUIC has discarded are pruned.
+FORGOTTEN_PRUNE = 4096
 #: PINGs per idle timeout.
 KEEPALIVE_DIVISOR = 8
 #: Seconds between sending CLOSE_WEBTRANSPORT_SESSION and closing the QUIC connection ourselves.
@@ -141,6 +143,7 @@ class _Stream:
         if self.conn.streams.pop(self.stream_id, None) is not None:
             self.conn.unread -= self.unread
             self.unread = 0
+            self.conn.forgotten(self.stream_id)
 
 
 class _SendHalf(SendStream):
@@ -335,7 +338,9 @@ class _Connection(QuicConnectionProtocol):
         self._progress = asyncio.Event()
         self._transmit_scheduled = False
         self._capsules: dict[int, bytearray] = {}
-        self._peer_max: dict[int, int] = {}
+        #: Streams hang is done with while QUIC may still deliver late frames for them.
+        self._forgotten: set[int] = set()
+        self._prune_at = FORGOTTEN_PRUNE
         self._ping_uid = 0
         self.remote = ""
         #: Bytes received on this connection's streams and not read by hang yet.
@@ -415,6 +420,8 @@ class _Connection(QuicConnectionProtocol):
     def open_stream(self, session_id: int | None, *, unidirectional: bool) -> int:
         if session_id is None:
             stream_id: int = self._quic.get_next_available_stream_id(is_unidirectional=unidirectional)
+            # Reserve it now: aioquic hands out the same id again until something is sent on it.
+            self._quic._get_or_create_stream_for_send(stream_id)
             return stream_id
         assert self.h3 is not None
         stream_id = self.h3.create_webtransport_stream(session_id, is_unidirectional=unidirectional)
@@ -543,13 +550,22 @@ class _Connection(QuicConnectionProtocol):
                         self.max_unread)
             stream.session.close(ErrorCode.BOUNDS_EXCEEDED, "too much unread data")
 
+    def forgotten(self, stream_id: int) -> None:
+        """Remember a stream hang is done with, until QUIC has discarded it too."""
+        self._forgotten.add(stream_id)
+        if len(self._forgotten) > self._prune_at:
+            live = self._quic._streams
+            self._forgotten = {s for s in self._forgotten if s in live}
+            self._prune_at = max(FORGOTTEN_PRUNE, 2 * len(self._forgotten))
+
     def _is_new_peer_stream(self, stream_id: int) -> bool:
-        """False for a stream we already finished with (late frames must not resurrect it)."""
-        kind = stream_id & 3
-        if stream_id <= self._peer_max.get(kind, -1):
-            return False
-        self._peer_max[kind] = stream_id
-        return True
+        """False for a stream we already finished with (late frames must not resurrect it).
+
+        Streams may arrive in any order (a lower id after a higher one when a packet was lost),
+        so this is a set of the ids we forgot, not a high-water mark; ids QUIC itself has discarded
+        are pruned, as it drops their frames before they reach us.
+        """
+        return stream_id not in self._forgotten
 
     def _on_h3_event(self, event: H3Event) -> None:
         if isinstance(event, WebTransportStreamDataReceived):
